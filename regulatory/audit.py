@@ -1,0 +1,81 @@
+"""The single entry point of the audit trail: every write that matters calls `record`.
+
+Entries carry the actor, the UTC server time, the action, the object and its old → new values, and the
+request id and client address of the request that caused them.
+"""
+
+import datetime
+import decimal
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import models
+
+from cms.middleware import current_request
+
+from .models import AuditEntry
+
+SYSTEM_ACTOR = "system"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Fields whose value differs, as {field: [old, new]} in JSON-ready form."""
+    changes = {}
+    for field in sorted(set(old) | set(new)):
+        before, after = _jsonable(old.get(field)), _jsonable(new.get(field))
+        if before != after:
+            changes[field] = [before, after]
+    return changes
+
+
+def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The audited values of `obj`, foreign keys as their primary key."""
+    values = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        values[name] = getattr(obj, field.attname)
+    return values
+
+
+def record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_repr: str = "",
+    changes: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Append one audit entry. Call it inside the transaction of the write it records."""
+    info = current_request.get()
+    user = actor if actor is not None and not isinstance(actor, AnonymousUser) else None
+    return AuditEntry.objects.create(
+        actor=user,
+        actor_label=user.get_username() if user else SYSTEM_ACTOR,
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=(object_repr or (str(obj) if obj is not None else ""))[:255],
+        changes=_jsonable(dict(changes or {})),
+        reason=reason,
+        request_id=info.request_id if info else "",
+        ip_address=info.ip_address if info else None,
+    )

@@ -1,0 +1,133 @@
+"""The demonstration trial, NCT07063680, from its public registry record (ClinicalTrials.gov, updated
+2026-01-15), plus two fictional sites and the demo accounts. The project keeps its own copy of these facts.
+"""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from . import services
+from .demo_accounts import DEMO_PASSWORD
+from .models import InvestigationalSite, Role, TrialPage
+
+TRIAL = {
+    "title": (
+        "Efficacy of Early Argipressin in the Management of Intensive Care Patients With "
+        "Norepinephrine-refractory Vasoplegic Shock"
+    ),
+    "slug": "nct07063680",
+    "acronym": "",
+    "nct_number": "NCT07063680",
+    "eu_ct_number": "",
+    "org_study_id": "NGUYEN PHRCN 2023",
+    "sponsor_name": "Centre Hospitalier Universitaire Dijon",
+    "phase": "PHASE3",
+    "target_enrolment": 390,
+    "status": "NOT_YET_RECRUITING",
+    "start_date": datetime.date(2026, 1, 31),
+    "completion_date": datetime.date(2028, 9, 30),
+    "condition": "Patients With Norepinephrine-refractory Vasoplegic Shock",
+    "design_summary": (
+        "Interventional, randomised, parallel assignment, double-blind (participant, investigator); "
+        "primary purpose: treatment. Inclusion within 12 hours of meeting the refractory vasoplegic shock "
+        "criteria. Informed consent from the patient or, if unable, a surrogate; if no surrogate is "
+        "available, emergency inclusion. Data collected at inclusion, D0 to D7, ICU discharge, D30 and D90."
+    ),
+}
+ARMS = [
+    {"label": "Interventional group", "arm_type": "EXPERIMENTAL",
+     "intervention": "Argipressin 0.4 U/ml (40 IU diluted in a 100 ml bag of 0.9% NaCl)"},
+    {"label": "Standard group", "arm_type": "ACTIVE_COMPARATOR",
+     "intervention": "NaCl 0.9% (chlorure de sodium)"},
+]
+SITES = [
+    {"code": "DIJ", "name": "CHU Dijon Bourgogne", "city": "Dijon", "country": "FR",
+     "principal_investigator": "Dr Maxime Nguyen", "status": "ACTIVE",
+     "activation_date": datetime.date(2026, 1, 31), "is_demo": False},
+    {"code": "LIL", "name": "Hôpital universitaire fictif de Lille (démo)", "city": "Lille", "country": "FR",
+     "principal_investigator": "Dr Jeanne Exemple (fictive)", "status": "ACTIVE",
+     "activation_date": datetime.date(2026, 3, 2), "is_demo": True},
+    {"code": "REN", "name": "Hôpital universitaire fictif de Rennes (démo)", "city": "Rennes", "country": "FR",
+     "principal_investigator": "Dr Paul Démo (fictif)", "status": "PENDING",
+     "activation_date": None, "is_demo": True},
+]
+# (username, first name, last name, role, site code or None). All people are fictional.
+PEOPLE = [
+    ("sponsor", "Sophie", "Promot (démo)", Role.SPONSOR, None),
+    ("inspector", "Ivan", "Inspect (démo)", Role.INSPECTOR, None),
+    ("investigator-dij", "Inès", "Vestig (démo)", Role.INVESTIGATOR, "DIJ"),
+    ("coordinator-dij", "Claire", "Coord (démo)", Role.COORDINATOR, "DIJ"),
+    ("investigator-lil", "Louis", "Vestig (démo)", Role.INVESTIGATOR, "LIL"),
+    ("coordinator-lil", "Lucie", "Coord (démo)", Role.COORDINATOR, "LIL"),
+    ("investigator-ren", "Romain", "Vestig (démo)", Role.INVESTIGATOR, "REN"),
+    ("coordinator-ren", "Rose", "Coord (démo)", Role.COORDINATOR, "REN"),
+]
+ADMIN = ("admin", "Alice", "Admin (démo)")
+
+
+def _demo_user(username: str, first_name: str, last_name: str, *, superuser: bool = False):
+    """The demo account, created with the demo password when missing; an existing one is left as it is."""
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user, False
+    user = User(username=username, first_name=first_name, last_name=last_name,
+                email=f"{username}@demo.trialdocs.invalid", is_superuser=superuser, is_staff=superuser)
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    return user, True
+
+
+@transaction.atomic
+def load(*, home) -> dict:
+    """Create or bring up to date the demo trial, sites and accounts. A second run changes nothing."""
+    report = {"created": [], "updated": []}
+    admin, created = _demo_user(*ADMIN, superuser=True)
+    if created:
+        services.account_audit(actor=None, user=admin, before={}, action="account.created")
+        report["created"].append(f"user {admin.username}")
+
+    fields = dict(TRIAL)
+    trial = TrialPage.objects.filter(nct_number=TRIAL["nct_number"]).first()
+    if trial is None:
+        trial = services.trial_create(actor=None, parent=home, arms=ARMS, **fields)
+        report["created"].append(f"trial {trial.nct_number}")
+    else:
+        revision_before = trial.latest_revision_id
+        trial = services.trial_update(actor=None, trial=trial, arms=ARMS, **fields)
+        if trial.latest_revision_id != revision_before:
+            report["updated"].append(f"trial {trial.nct_number}")
+
+    sites = {}
+    for site_fields in SITES:
+        site = InvestigationalSite.objects.filter(trial=trial, code=site_fields["code"]).first()
+        if site is None:
+            site = services.site_create(actor=None, trial=trial, **site_fields)
+            report["created"].append(f"site {site.code}")
+        else:
+            before = {f: getattr(site, f) for f in site_fields}
+            site = services.site_update(
+                actor=None, site=site, **{k: v for k, v in site_fields.items() if k != "code"}
+            )
+            if before != {f: getattr(site, f) for f in site_fields}:
+                report["updated"].append(f"site {site.code}")
+        sites[site.code] = site
+
+    for username, first_name, last_name, role, site_code in PEOPLE:
+        user, created = _demo_user(username, first_name, last_name)
+        if created:
+            services.account_audit(actor=None, user=user, before={}, action="account.created")
+            report["created"].append(f"user {username}")
+        site = sites[site_code] if site_code else None
+        if services.role_grant(actor=None, user=user, role=role, trial=trial, site=site):
+            report["created"].append(f"role {role} for {username}")
+    return report
+
+
+def logins() -> list[tuple[str, str]]:
+    """(username, what they are) for the demo logins, in the order the README gives them."""
+    rows = [(ADMIN[0], "administrator")]
+    for username, _first, _last, role, site_code in PEOPLE:
+        rows.append((username, f"{role}" + (f" at {site_code}" if site_code else " of NCT07063680")))
+    return rows

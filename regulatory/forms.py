@@ -1,0 +1,53 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
+
+from . import audit, permissions
+from .accounts import LOGIN_THROTTLED, login_throttled
+from .models import InvestigationalSite
+
+
+class ThrottledLoginMixin:
+    """Refuse to even try the password once the user name or address has failed too often."""
+
+    throttled_message = _(
+        "Too many failed attempts. For your security, logging in is suspended for a few minutes."
+    )
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = self.request.META.get("REMOTE_ADDR") if self.request else None
+        if login_throttled(username=username, ip_address=address):
+            audit.record(actor=None, action=LOGIN_THROTTLED, object_repr=username[:150])
+            raise ValidationError(self.throttled_message, code="throttled")
+        return super().clean()
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLoginMixin, WagtailLoginForm):
+    pass
+
+
+class InvestigationalSiteForm(WagtailAdminModelForm):
+    """Site form of the Wagtail admin: trials limited to those the user manages; trial and code fixed once set."""
+
+    class Meta:
+        model = InvestigationalSite
+        fields = ["trial", "code", "name", "city", "country", "principal_investigator", "status",
+                  "activation_date", "is_demo"]
+        widgets = {"activation_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.for_user
+        self.fields["trial"].queryset = permissions.trials_managed(user).order_by("nct_number")
+        if self.instance.pk:
+            for name in ("trial", "code"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Fixed once the site exists: participant codes are built on it.")

@@ -1,0 +1,164 @@
+"""Who may do what: the one module every view, selector and Wagtail admin listing asks.
+
+Roles:
+- administrator: an active superuser; manages users, roles and sites everywhere.
+- sponsor (per trial): consults every site of the trial and manages the trial, its sites and teams.
+- inspector (per trial): consults the trial and its sites, read-only; never writes anything.
+- investigator, coordinator (per site): consult their own site only.
+
+Trial and site roles are memberships of a `RoleGroup`; what a role allows is the set of django-guardian
+object permissions below, given to that group on the trial or on the site. Listings are always scoped with
+`accept_global_perms=False`, so a model-level permission never widens them.
+"""
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from guardian.shortcuts import get_objects_for_user
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from .models import InvestigationalSite, Role, TrialPage
+
+ACCESS_TRIAL = "regulatory.access_trial"
+MANAGE_TRIAL = "regulatory.manage_trial"
+ACCESS_SITE = "regulatory.access_site"
+
+TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.SPONSOR: (ACCESS_TRIAL, MANAGE_TRIAL),
+    Role.INSPECTOR: (ACCESS_TRIAL,),
+}
+SITE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.INVESTIGATOR: (ACCESS_SITE,),
+    Role.COORDINATOR: (ACCESS_SITE,),
+}
+# Wagtail page permissions of the sponsor group on its trial's subtree. Never "delete": history stays.
+SPONSOR_PAGE_PERMISSIONS = ("add", "change", "publish", "lock", "unlock")
+# Model-level permissions of the sponsor group: entry to the Wagtail admin only.
+SPONSOR_MODEL_PERMISSIONS = ("wagtailadmin.access_admin",)
+
+ROLE_CAPABILITIES = {
+    "administrator": [
+        _("Manage users, their roles and the investigational sites in the administration."),
+        _("Consult every trial and every site."),
+    ],
+    Role.SPONSOR: [
+        _("Edit the trial page and publish it in the administration."),
+        _("Add and edit the trial's investigational sites."),
+        _("Consult every site of the trial and its team."),
+    ],
+    Role.INSPECTOR: [
+        _("Consult the trial and every site, read-only."),
+    ],
+    Role.INVESTIGATOR: [
+        _("Consult your site's page and its team."),
+        _("Read the trial's page."),
+    ],
+    Role.COORDINATOR: [
+        _("Consult your site's page and its team."),
+        _("Read the trial's page."),
+    ],
+}
+
+
+def is_authenticated(user) -> bool:
+    return bool(user) and not isinstance(user, AnonymousUser) and user.is_authenticated and user.is_active
+
+
+def is_administrator(user) -> bool:
+    return is_authenticated(user) and user.is_superuser
+
+
+def _objects(user, perm: str, klass) -> QuerySet:
+    return get_objects_for_user(user, perm, klass=klass, accept_global_perms=False, with_superuser=False)
+
+
+def trials_accessible(user) -> QuerySet[TrialPage]:
+    """Trials the user may read: trial-wide roles, plus the trial of each of their sites."""
+    if not is_authenticated(user):
+        return TrialPage.objects.none()
+    if is_administrator(user):
+        return TrialPage.objects.all()
+    trial_wide = _objects(user, ACCESS_TRIAL, TrialPage).values("pk")
+    via_sites = _objects(user, ACCESS_SITE, InvestigationalSite).values("trial_id")
+    return TrialPage.objects.filter(Q(pk__in=trial_wide) | Q(pk__in=via_sites))
+
+
+def trials_managed(user) -> QuerySet[TrialPage]:
+    if not is_authenticated(user):
+        return TrialPage.objects.none()
+    if is_administrator(user):
+        return TrialPage.objects.all()
+    return TrialPage.objects.filter(pk__in=_objects(user, MANAGE_TRIAL, TrialPage).values("pk"))
+
+
+def sites_accessible(user) -> QuerySet[InvestigationalSite]:
+    """Sites the user may read: their own sites, and every site of a trial they hold a trial-wide role on."""
+    if not is_authenticated(user):
+        return InvestigationalSite.objects.none()
+    if is_administrator(user):
+        return InvestigationalSite.objects.all()
+    own = _objects(user, ACCESS_SITE, InvestigationalSite).values("pk")
+    trial_wide = _objects(user, ACCESS_TRIAL, TrialPage).values("pk")
+    return InvestigationalSite.objects.filter(Q(pk__in=own) | Q(trial_id__in=trial_wide))
+
+
+def sites_managed(user) -> QuerySet[InvestigationalSite]:
+    return InvestigationalSite.objects.filter(trial__in=trials_managed(user).values("pk"))
+
+
+def can_access_trial(user, trial: TrialPage) -> bool:
+    return trials_accessible(user).filter(pk=trial.pk).exists()
+
+
+def can_manage_trial(user, trial: TrialPage) -> bool:
+    return is_administrator(user) or (is_authenticated(user) and user.has_perm(MANAGE_TRIAL, trial))
+
+
+def can_access_site(user, site: InvestigationalSite) -> bool:
+    if is_administrator(user):
+        return True
+    if not is_authenticated(user):
+        return False
+    return user.has_perm(ACCESS_SITE, site) or user.has_perm(ACCESS_TRIAL, site.trial)
+
+
+def can_manage_site(user, site: InvestigationalSite) -> bool:
+    return can_manage_trial(user, site.trial)
+
+
+def can_add_site(user) -> bool:
+    return trials_managed(user).exists()
+
+
+class InvestigationalSitePolicy(ModelPermissionPolicy):
+    """Wagtail admin permission policy for investigational sites, scoped by this module.
+
+    Sites are never deleted (their records must stay), so "delete" is refused to everyone.
+    """
+
+    def user_has_permission(self, user, action):
+        if action == "add":
+            return can_add_site(user)
+        if action == "change":
+            return sites_managed(user).exists()
+        if action == "view":
+            return sites_accessible(user).exists()
+        return False
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        if action == "change":
+            return can_manage_site(user, instance)
+        if action == "view":
+            return can_access_site(user, instance)
+        return False
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        # Whoever may change a site may also view it, so "view" is the wider of the two.
+        if "view" in actions:
+            return sites_accessible(user)
+        if "change" in actions:
+            return sites_managed(user)
+        return InvestigationalSite.objects.none()

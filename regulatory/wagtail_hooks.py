@@ -1,0 +1,120 @@
+"""Wagtail admin wiring: the sites viewset under the permission module, trial-page audit, page access."""
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.views.generic import CreateView, EditView
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.log_actions import log
+from wagtail.permissions import register_permission_policy
+
+from . import permissions, services
+from .forms import AdminLoginForm, InvestigationalSiteForm  # noqa: F401  (AdminLoginForm: see settings)
+from .models import InvestigationalSite, TrialPage
+
+register_permission_policy(InvestigationalSite, permissions.InvestigationalSitePolicy(InvestigationalSite))
+
+SITE_FIELDS = [name for name in InvestigationalSiteForm.Meta.fields if name not in ("trial",)]
+
+
+class SiteCreateView(CreateView):
+    def save_instance(self):
+        data = self.form.cleaned_data
+        site = services.site_create(actor=self.request.user, trial=data["trial"],
+                                    **{name: data[name] for name in SITE_FIELDS})
+        log(instance=site, action="wagtail.create", user=self.request.user)
+        return site
+
+
+class SiteEditView(EditView):
+    def save_instance(self):
+        data = self.form.cleaned_data
+        editable = [name for name in SITE_FIELDS if name != "code"]
+        site = services.site_update(actor=self.request.user, site=self.object,
+                                    **{name: data[name] for name in editable})
+        log(instance=site, action="wagtail.edit", user=self.request.user)
+        return site
+
+
+class InvestigationalSiteViewSet(ModelViewSet):
+    model = InvestigationalSite
+    add_view_class = SiteCreateView
+    edit_view_class = SiteEditView
+    icon = "site"
+    menu_label = _("Investigational sites")
+    add_to_admin_menu = True
+    menu_order = 210
+    list_display = ["code", "name", "city", "trial", "status", "activation_date", "is_demo"]
+    list_filter = ["status", "trial"]
+    search_fields = ["code", "name", "city", "principal_investigator"]
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    name = "investigational_sites"
+
+    def get_form_class(self, for_update=False):
+        return InvestigationalSiteForm
+
+
+@hooks.register("register_admin_viewset")
+def register_site_viewset():
+    return InvestigationalSiteViewSet()
+
+
+@hooks.register("before_serve_page")
+def require_login_and_trial_access(page, request, serve_args, serve_kwargs):
+    """Every page needs a login; a trial and everything below it need access to that trial (404 otherwise)."""
+    if not permissions.is_authenticated(request.user):
+        return redirect_to_login(request.get_full_path())
+    trial = TrialPage.objects.ancestor_of(page, inclusive=True).first()
+    if trial is not None and not permissions.can_access_trial(request.user, trial):
+        raise Http404
+    return None
+
+
+def _audit_trial_page(action):
+    def hook(request, page):
+        if isinstance(page.specific, TrialPage):
+            services.trial_revision_audit(actor=request.user, trial=page.specific, action=action)
+    return hook
+
+
+hooks.register("after_create_page", _audit_trial_page("trial.created"))
+hooks.register("after_edit_page", _audit_trial_page("trial.changed"))
+hooks.register("after_publish_page", _audit_trial_page("trial.published"))
+
+
+@hooks.register("before_delete_page")
+def refuse_trial_deletion(request, page):
+    """A trial and its history are never deleted; a stopped trial takes the status Terminated or Withdrawn."""
+    if TrialPage.objects.ancestor_of(page, inclusive=True).exists() or page.get_descendants().type(
+        TrialPage
+    ).exists():
+        messages.error(request, _("Trials and their documents are never deleted: change the trial's status."))
+        return redirect("wagtailadmin_explore", page.get_parent().id)
+    return None
+
+
+@hooks.register("before_delete_user")
+def refuse_user_deletion(request, user):
+    """Accounts appear in the audit trail and are deactivated, never deleted."""
+    messages.error(request, _("Accounts are never deleted, because the audit trail names them: deactivate it."))
+    return redirect("wagtailusers_users:edit", user.pk)
+
+
+@hooks.register("before_edit_user")
+def remember_account_state(request, user):
+    request._trialdocs_account_before = services.account_state(user)
+
+
+@hooks.register("after_edit_user")
+def audit_account_edit(request, user):
+    before = getattr(request, "_trialdocs_account_before", {})
+    services.account_audit(actor=request.user, user=user, before=before, action="account.changed")
+
+
+@hooks.register("after_create_user")
+def audit_account_creation(request, user):
+    services.account_audit(actor=request.user, user=user, before={}, action="account.created")
