@@ -5,6 +5,8 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
 
 @dataclass(frozen=True)
 class RequestInfo:
@@ -32,4 +34,42 @@ class RequestIdMiddleware:
         finally:
             current_request.reset(token)
         response["X-Request-ID"] = request.id
+        return response
+
+
+class FrenchFirstLocaleMiddleware:
+    """French unless the user chose another language (the language cookie set by /i18n/setlang/).
+
+    The browser's Accept-Language is ignored on purpose: hospital workstations often run English browsers,
+    and staff must see the French interface the forms and procedures are written in.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+class PrivateCacheMiddleware:
+    """Pages shown to a logged-in user are never stored by shared or browser caches."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            patch_cache_control(response, private=True, no_store=True)
         return response

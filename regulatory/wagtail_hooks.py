@@ -6,14 +6,14 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
-from wagtail.admin.views.generic import CreateView, EditView
-from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.views.generic import CreateView
 from wagtail.log_actions import log
 from wagtail.permissions import register_permission_policy
 
 from . import permissions, services
 from .forms import AdminLoginForm, InvestigationalSiteForm  # noqa: F401  (AdminLoginForm: see settings)
 from .models import InvestigationalSite, TrialPage
+from .viewsets import ScopedEditView, ScopedModelViewSet
 
 register_permission_policy(InvestigationalSite, permissions.InvestigationalSitePolicy(InvestigationalSite))
 
@@ -29,7 +29,7 @@ class SiteCreateView(CreateView):
         return site
 
 
-class SiteEditView(EditView):
+class SiteEditView(ScopedEditView):
     def save_instance(self):
         data = self.form.cleaned_data
         editable = [name for name in SITE_FIELDS if name != "code"]
@@ -39,7 +39,7 @@ class SiteEditView(EditView):
         return site
 
 
-class InvestigationalSiteViewSet(ModelViewSet):
+class InvestigationalSiteViewSet(ScopedModelViewSet):
     model = InvestigationalSite
     add_view_class = SiteCreateView
     edit_view_class = SiteEditView
@@ -51,7 +51,6 @@ class InvestigationalSiteViewSet(ModelViewSet):
     list_filter = ["status", "trial"]
     search_fields = ["code", "name", "city", "principal_investigator"]
     inspect_view_enabled = True
-    copy_view_enabled = False
     name = "investigational_sites"
 
     def get_form_class(self, for_update=False):

@@ -102,7 +102,7 @@ class TrialPage(RoutablePageMixin, Page):
         ]
 
     def __str__(self):
-        return f"{self.nct_number} — {self.short_name}"
+        return f"{self.nct_number} — {self.acronym}" if self.acronym else self.nct_number
 
     @property
     def short_name(self) -> str:

@@ -1,0 +1,46 @@
+"""Builders for tests: trials, sites and users made through the real services, so roles and audit are real."""
+
+import datetime
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from cms.models import HomePage
+from regulatory import services
+from regulatory.models import InvestigationalSite, TrialPage
+
+_numbers = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+def make_trial(*, nct_number: str | None = None, **overrides) -> TrialPage:
+    n = next(_numbers)
+    nct_number = nct_number or f"NCT{90000000 + n:08d}"
+    fields = {
+        "title": f"Test trial {n}", "slug": nct_number.lower(), "nct_number": nct_number,
+        "sponsor_name": "CHU Test", "phase": "PHASE3", "target_enrolment": 100,
+        "start_date": datetime.date(2026, 1, 1), "completion_date": datetime.date(2027, 1, 1),
+    }
+    fields.update(overrides)
+    return services.trial_create(actor=None, parent=HomePage.objects.get(), **fields)
+
+
+def make_site(*, trial: TrialPage, code: str, **overrides) -> InvestigationalSite:
+    fields = {"name": f"Hôpital {code}", "city": f"Ville {code}", "principal_investigator": f"Dr {code}",
+              "status": "ACTIVE", "activation_date": datetime.date(2026, 2, 1)}
+    fields.update(overrides)
+    return services.site_create(actor=None, trial=trial, code=code, **fields)
+
+
+def make_user(username: str, *, superuser: bool = False, **fields):
+    user = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, first_name=fields.pop("first_name", username.title()),
+        last_name=fields.pop("last_name", "Test"), is_superuser=superuser, is_staff=superuser, **fields,
+    )
+    return user
+
+
+def make_member(username: str, *, role: str, trial: TrialPage, site: InvestigationalSite | None = None):
+    user = make_user(username)
+    services.role_grant(actor=None, user=user, role=role, trial=trial, site=site)
+    return user
