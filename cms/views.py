@@ -1,4 +1,4 @@
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -7,6 +7,7 @@ from django.views.decorators.http import require_safe
 
 @never_cache
 @require_safe
+@transaction.non_atomic_requests  # ATOMIC_REQUESTS would connect before the view can catch the error
 def healthz(request):
     """200 when the database answers and every migration is applied, 503 otherwise (JSON either way)."""
     try:

@@ -13,6 +13,21 @@ _numbers = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 
 
+def ensure_home() -> HomePage:
+    """The home page from the `cms` data migration, rebuilt when a transactional test has flushed the database."""
+    home = HomePage.objects.first()
+    if home is not None:
+        return home
+    from django.conf import settings
+    from wagtail.models import Locale, Page, Site
+
+    Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+    root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
+    home = root.add_child(instance=HomePage(title="TrialDocs", slug="home"))
+    Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="TrialDocs")
+    return home
+
+
 def make_trial(*, nct_number: str | None = None, **overrides) -> TrialPage:
     n = next(_numbers)
     nct_number = nct_number or f"NCT{90000000 + n:08d}"
@@ -22,7 +37,7 @@ def make_trial(*, nct_number: str | None = None, **overrides) -> TrialPage:
         "start_date": datetime.date(2026, 1, 1), "completion_date": datetime.date(2027, 1, 1),
     }
     fields.update(overrides)
-    return services.trial_create(actor=None, parent=HomePage.objects.get(), **fields)
+    return services.trial_create(actor=None, parent=ensure_home(), **fields)
 
 
 def make_site(*, trial: TrialPage, code: str, **overrides) -> InvestigationalSite:

@@ -1,4 +1,5 @@
 import datetime
+import io
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -14,7 +15,7 @@ def state():
 
 
 def test_load_demo_creates_the_real_trial_from_its_registry_facts(db):
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+    call_command("load_demo", stdout=io.StringIO())
     trial = TrialPage.objects.get(nct_number="NCT07063680")
     assert trial.sponsor_name == "Centre Hospitalier Universitaire Dijon"
     assert (trial.phase, trial.target_enrolment, trial.org_study_id) == ("PHASE3", 390, "NGUYEN PHRCN 2023")
@@ -48,10 +49,10 @@ def test_load_demo_prints_every_login_and_they_all_work(db, client, capsys):
 
 
 def test_load_demo_leaves_a_changed_password_alone(db):
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+    call_command("load_demo", stdout=io.StringIO())
     user = get_user_model().objects.get(username="sponsor")
     user.set_password("a private new passphrase")
     user.save()
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+    call_command("load_demo", stdout=io.StringIO())
     user.refresh_from_db()
     assert user.check_password("a private new passphrase")
