@@ -3,9 +3,11 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm
 from wagtail.models import GroupPagePermission, Page, Revision
@@ -140,7 +142,9 @@ def site_update(*, actor, site: InvestigationalSite, **fields) -> Investigationa
 # --- Roles ------------------------------------------------------------------------------------------
 
 def _group_name(trial: TrialPage, role: str, site: InvestigationalSite | None) -> str:
-    parts = [trial.nct_number] + ([site.code] if site else []) + [str(Role(role).label)]
+    """A stable name, always in the site's main language, whatever language the creating request used."""
+    with translation.override(settings.LANGUAGE_CODE):
+        parts = [trial.nct_number] + ([site.code] if site else []) + [str(Role(role).label)]
     return " · ".join(parts)
 
 

@@ -15,7 +15,10 @@ from regulatory.demo_accounts import DEMO_PASSWORD
 from regulatory.tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_ENV = {"DJANGO_SECRET_KEY": "test-only-8f3k2m9q-production-check-key-4b7c1d6e0a5f", "DJANGO_ALLOWED_HOSTS": "trialdocs.example.org"}
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "test-only-8f3k2m9q-production-check-key-4b7c1d6e0a5f",
+    "DJANGO_ALLOWED_HOSTS": "trialdocs.example.org",
+}
 
 
 def manage(*args, env=None):

@@ -118,3 +118,20 @@ def test_site_role_without_site_is_refused(db):
     trial = make_trial()
     with pytest.raises(ValidationError):
         services.role_grant(actor=None, user=make_user("x"), role=Role.COORDINATOR, trial=trial)
+
+
+def test_role_group_names_are_french_whatever_the_request_language(db):
+    from django.utils import translation
+
+    with translation.override("en"):
+        trial = make_trial(nct_number="NCT07063680")
+        make_site(trial=trial, code="DIJ")
+    names = set(RoleGroup.objects.values_list("group__name", flat=True))
+    assert names == {"NCT07063680 · Promoteur", "NCT07063680 · Inspecteur", "NCT07063680 · DIJ · Investigateur",
+                     "NCT07063680 · DIJ · Coordinateur d'étude"}
+
+
+def test_wagtail_site_wide_editor_groups_are_gone(db):
+    from django.contrib.auth.models import Group
+
+    assert not Group.objects.filter(name__in=["Editors", "Moderators"]).exists()
