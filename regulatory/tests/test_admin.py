@@ -1,5 +1,6 @@
 """The Wagtail admin, through its real views: sites scoped by the permission module, edits audited."""
 
+from django.test import Client
 from wagtail.test.utils.form_data import querydict_from_html
 
 from regulatory.models import AuditEntry, InvestigationalSite, Role, RoleGroup
@@ -150,3 +151,21 @@ def test_role_change_in_the_wagtail_user_editor_is_audited(world, as_user):
 def test_accounts_are_never_deleted(world, as_user):
     as_user(world.admin).post(f"/admin/users/delete/{world.nobody.pk}/")
     assert type(world.nobody).objects.filter(pk=world.nobody.pk).exists()
+
+
+def test_site_history_report_shows_no_foreign_site(world, as_user):
+    admin = Client()
+    admin.force_login(world.admin)
+    admin.post(f"{SITES}edit/{world.other_site.pk}/", site_post_data(
+        world.other_trial, code="BOR", name="CHU fictif de Bordeaux", city="Bordeaux-Ouest"))
+    assert AuditEntry.objects.filter(action="site.changed", object_id=str(world.other_site.pk)).exists()
+    sponsor = as_user(world.sponsor)
+    sponsor.post(f"{SITES}edit/{world.site_b.pk}/", site_post_data(world.trial, code="LIL", name="Lille renamed"))
+    body = sponsor.get("/admin/reports/site-history/").content.decode()
+    assert "Lille renamed" in body
+    assert "Bordeaux" not in body
+
+
+def test_admin_page_search_shows_no_foreign_trial(world, as_user):
+    body = as_user(world.sponsor).get("/admin/pages/search/", {"q": "trial"}).content.decode()
+    assert "Another trial" not in body
