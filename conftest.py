@@ -21,6 +21,7 @@ def world(db):
         investigator_a=make_member("investigator-a", role=Role.INVESTIGATOR, trial=trial, site=site_a),
         coordinator_b=make_member("coordinator-b", role=Role.COORDINATOR, trial=trial, site=site_b),
         sponsor=make_member("sponsor", role=Role.SPONSOR, trial=trial),
+        qa=make_member("qa", role=Role.SPONSOR_QA, trial=trial),
         inspector=make_member("inspector", role=Role.INSPECTOR, trial=trial),
         other_sponsor=make_member("other-sponsor", role=Role.SPONSOR, trial=other_trial),
         admin=make_user("admin", superuser=True),

@@ -6,8 +6,9 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import translation
 
-from . import services
+from . import demo_protocol, services
 from .demo_accounts import DEMO_PASSWORD
 from .models import InvestigationalSite, Role, TrialPage
 
@@ -55,6 +56,7 @@ SITES = [
 # (username, first name, last name, role, site code or None). All people are fictional.
 PEOPLE = [
     ("sponsor", "Sophie", "Promot (démo)", Role.SPONSOR, None),
+    ("qa", "Quentin", "Qualité (démo)", Role.SPONSOR_QA, None),
     ("inspector", "Ivan", "Inspect (démo)", Role.INSPECTOR, None),
     ("investigator-dij", "Inès", "Vestig (démo)", Role.INVESTIGATOR, "DIJ"),
     ("coordinator-dij", "Claire", "Coord (démo)", Role.COORDINATOR, "DIJ"),
@@ -122,12 +124,17 @@ def load(*, home) -> dict:
         site = sites[site_code] if site_code else None
         if services.role_grant(actor=None, user=user, role=role, trial=trial, site=site):
             report["created"].append(f"role {role} for {username}")
+
+    services.trial_setup(actor=None, trial=trial)
+    demo_protocol.load(trial=trial, sponsor=get_user_model().objects.get(username="sponsor"), report=report)
     return report
 
 
 def logins() -> list[tuple[str, str]]:
     """(username, what they are) for the demo logins, in the order the README gives them."""
     rows = [(ADMIN[0], "administrator")]
-    for username, _first, _last, role, site_code in PEOPLE:
-        rows.append((username, f"{role}" + (f" at {site_code}" if site_code else " of NCT07063680")))
+    with translation.override("en"):
+        for username, _first, _last, role, site_code in PEOPLE:
+            where = f" at {site_code}" if site_code else " of NCT07063680"
+            rows.append((username, f"{str(Role(role).label).lower()}{where}"))
     return rows

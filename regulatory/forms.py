@@ -51,3 +51,26 @@ class InvestigationalSiteForm(WagtailAdminModelForm):
             for name in ("trial", "code"):
                 self.fields[name].disabled = True
                 self.fields[name].help_text = _("Fixed once the site exists: participant codes are built on it.")
+
+
+class ActivationForm(forms.Form):
+    """The sponsor makes an approved version effective at one or more sites from a date."""
+
+    version = forms.ModelChoiceField(queryset=None, label=_("Protocol version"))
+    sites = forms.ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
+    effective_from = forms.DateTimeField(
+        label=_("Effective from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"],
+        help_text=_("Local time (Europe/Paris). A future date takes effect, and notifies the site, when it comes."),
+    )
+    justification = forms.CharField(
+        label=_("Justification"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000,
+        help_text=_("Required for a non-substantial amendment without an ethics opinion."),
+    )
+
+    def __init__(self, *args, trial, user, **kwargs):
+        from .models import ProtocolVersionPage
+
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = ProtocolVersionPage.objects.descendant_of(trial).live()
+        self.fields["sites"].queryset = permissions.sites_managed(user).filter(trial=trial).order_by("code")

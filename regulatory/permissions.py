@@ -17,24 +17,29 @@ from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import get_objects_for_user
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .models import InvestigationalSite, Role, TrialPage
+from .models import InvestigationalSite, Role, RoleGroup, TrialPage
+from .models.roles import SITE_ROLES
 
 ACCESS_TRIAL = "regulatory.access_trial"
 MANAGE_TRIAL = "regulatory.manage_trial"
 ACCESS_SITE = "regulatory.access_site"
+ACKNOWLEDGE_AMENDMENT = "regulatory.acknowledge_amendment"
 
 TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.SPONSOR: (ACCESS_TRIAL, MANAGE_TRIAL),
+    Role.SPONSOR_QA: (ACCESS_TRIAL,),
     Role.INSPECTOR: (ACCESS_TRIAL,),
 }
 SITE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    Role.INVESTIGATOR: (ACCESS_SITE,),
-    Role.COORDINATOR: (ACCESS_SITE,),
+    Role.INVESTIGATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT),
+    Role.COORDINATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT),
 }
 # Wagtail page permissions of the sponsor group on its trial's subtree. Never "delete": history stays.
 SPONSOR_PAGE_PERMISSIONS = ("add", "change", "publish", "lock", "unlock")
-# Model-level permissions of the sponsor group: entry to the Wagtail admin only.
-SPONSOR_MODEL_PERMISSIONS = ("wagtailadmin.access_admin",)
+# Model-level permissions: entry to the Wagtail admin only (sponsor to edit, QA to review).
+ADMIN_ACCESS_ROLES = {Role.SPONSOR: ("wagtailadmin.access_admin",), Role.SPONSOR_QA: ("wagtailadmin.access_admin",)}
+# Document permissions of the sponsor group on the trial's collections.
+SPONSOR_COLLECTION_PERMISSIONS = ("add_document", "change_document", "choose_document")
 
 ROLE_CAPABILITIES = {
     "administrator": [
@@ -43,19 +48,27 @@ ROLE_CAPABILITIES = {
     ],
     Role.SPONSOR: [
         _("Edit the trial page and publish it in the administration."),
+        _("Draft protocol amendments, submit them to review, and record ethics and authority correspondence."),
+        _("Make approved versions effective per site and follow the sites' acknowledgements."),
         _("Add and edit the trial's investigational sites."),
         _("Consult every site of the trial and its team."),
     ],
+    Role.SPONSOR_QA: [
+        _("Review protocol versions submitted for quality assurance in the administration."),
+        _("Consult the trial, its correspondence and every site, read-only."),
+    ],
     Role.INSPECTOR: [
-        _("Consult the trial and every site, read-only."),
+        _("Consult the trial, its correspondence and every site, read-only."),
     ],
     Role.INVESTIGATOR: [
         _("Consult your site's page and its team."),
-        _("Read the trial's page."),
+        _("Read the trial's page, its current protocol and amendment summaries."),
+        _("Acknowledge the amendments that take effect at your site."),
     ],
     Role.COORDINATOR: [
         _("Consult your site's page and its team."),
-        _("Read the trial's page."),
+        _("Read the trial's page, its current protocol and amendment summaries."),
+        _("Acknowledge the amendments that take effect at your site."),
     ],
 }
 
@@ -128,6 +141,48 @@ def can_manage_site(user, site: InvestigationalSite) -> bool:
 
 def can_add_site(user) -> bool:
     return trials_managed(user).exists()
+
+
+def can_read_trial_wide(user, trial: TrialPage) -> bool:
+    """Trial-wide records (regulatory correspondence, dashboards): sponsor, QA, inspectors, administrators."""
+    return is_administrator(user) or (is_authenticated(user) and user.has_perm(ACCESS_TRIAL, trial))
+
+
+def can_acknowledge(user, site: InvestigationalSite) -> bool:
+    """Only the site's own staff acknowledge for it (an administrator's superuser rights do not count)."""
+    return (
+        is_authenticated(user)
+        and RoleGroup.objects.filter(site=site, group__user=user, role__in=[r.value for r in SITE_ROLES]).exists()
+        and user.has_perm(ACKNOWLEDGE_AMENDMENT, site)
+    )
+
+
+def can_read_page(user, page) -> bool:
+    """Front-end reading of any page: a trial and its subtree need trial access; correspondence is trial-wide."""
+    from .models import CorrespondenceIndexPage
+
+    trial = TrialPage.objects.ancestor_of(page, inclusive=True).first()
+    if trial is None:
+        return is_authenticated(user)
+    if not can_access_trial(user, trial):
+        return False
+    if CorrespondenceIndexPage.objects.ancestor_of(page, inclusive=True).exists():
+        return can_read_trial_wide(user, trial)
+    return True
+
+
+def can_read_document(user, document) -> bool:
+    """A private document: only through a trial collection whose audience includes the user."""
+    from .models import TrialCollection
+
+    if is_administrator(user):
+        return True
+    scope = TrialCollection.objects.filter(collection_id=document.collection_id).select_related("trial").first()
+    if scope is None:
+        return False
+    if scope.audience == TrialCollection.Audience.TRIAL:
+        return can_access_trial(user, scope.trial)
+    return can_read_trial_wide(user, scope.trial)
 
 
 class InvestigationalSitePolicy(ModelPermissionPolicy):

@@ -64,25 +64,35 @@ def register_site_viewset():
 
 @hooks.register("before_serve_page")
 def require_login_and_trial_access(page, request, serve_args, serve_kwargs):
-    """Every page needs a login; a trial and everything below it need access to that trial (404 otherwise)."""
+    """Every page needs a login; what lies in a trial needs the permission module's leave (404 otherwise)."""
     if not permissions.is_authenticated(request.user):
         return redirect_to_login(request.get_full_path())
-    trial = TrialPage.objects.ancestor_of(page, inclusive=True).first()
-    if trial is not None and not permissions.can_access_trial(request.user, trial):
+    if not permissions.can_read_page(request.user, page):
         raise Http404
     return None
 
 
-def _audit_trial_page(action):
+@hooks.register("before_serve_document")
+def require_document_access(document, request):
+    """Private documents: served only to users the permission module allows; never under MEDIA_URL."""
+    if not permissions.is_authenticated(request.user):
+        return redirect_to_login(request.get_full_path())
+    if not permissions.can_read_document(request.user, document):
+        raise Http404
+    return None
+
+
+def _audit_page(verb):
+    """Every page of a trial (the trial, its protocol versions, its correspondence) is audited on each save."""
     def hook(request, page):
-        if isinstance(page.specific, TrialPage):
-            services.trial_revision_audit(actor=request.user, trial=page.specific, action=action)
+        if TrialPage.objects.ancestor_of(page, inclusive=True).exists():
+            services.page_revision_audit(actor=request.user, page=page, verb=verb)
     return hook
 
 
-hooks.register("after_create_page", _audit_trial_page("trial.created"))
-hooks.register("after_edit_page", _audit_trial_page("trial.changed"))
-hooks.register("after_publish_page", _audit_trial_page("trial.published"))
+hooks.register("after_create_page", _audit_page("created"))
+hooks.register("after_edit_page", _audit_page("changed"))
+hooks.register("after_publish_page", _audit_page("published"))
 
 
 @hooks.register("before_delete_page")

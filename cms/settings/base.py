@@ -151,6 +151,9 @@ WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 
 # Production refuses to start while a demo account keeps the published demo password.
 TRIALDOCS_REFUSE_DEMO_PASSWORDS = False
+# A site that has not acknowledged an effective amendment after this many days is shown as overdue.
+TRIALDOCS_ACKNOWLEDGEMENT_DAYS = 14
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trialdocs@localhost")
 
 LOGGING = {
     "version": 1,

@@ -45,6 +45,7 @@ class InvestigationalSite(models.Model):
         ]
         permissions = [
             ("access_site", _("Consult the site, its team and its records")),
+            ("acknowledge_amendment", _("Acknowledge the amendments that take effect at the site")),
         ]
 
     def __str__(self):

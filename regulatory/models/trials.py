@@ -63,7 +63,7 @@ class TrialPage(RoutablePageMixin, Page):
     design_summary = models.TextField(_("design summary"), blank=True)
 
     parent_page_types = ["cms.HomePage"]
-    subpage_types: list[str] = []
+    subpage_types = ["regulatory.ProtocolPage", "regulatory.CorrespondenceIndexPage"]
 
     content_panels = [
         *Page.content_panels,
@@ -114,18 +114,53 @@ class TrialPage(RoutablePageMixin, Page):
             raise ValidationError({"completion_date": _("The completion date precedes the start date.")})
 
     def get_context(self, request, *args, **kwargs):
-        from regulatory import selectors
+        from regulatory import permissions, selectors
+        from regulatory.models import CorrespondenceIndexPage, ProtocolPage
 
         context = super().get_context(request, *args, **kwargs)
         context["sites"] = selectors.sites_for_user(user=request.user, trial=self)
         context["my_roles"] = selectors.roles_of_user(user=request.user, trial=self)
+        context["protocol"] = ProtocolPage.objects.child_of(self).live().first()
+        context["correspondence"] = CorrespondenceIndexPage.objects.child_of(self).live().first()
+        context["trial_wide"] = permissions.can_read_trial_wide(request.user, self)
+        context["can_manage"] = permissions.can_manage_trial(request.user, self)
         return context
 
     @path("sites/<str:code>/", name="site_detail")
     def site_detail(self, request, code):
-        from regulatory.views import site_detail
+        from regulatory import views
 
-        return site_detail(request, trial=self, code=code)
+        return views.site_detail(request, trial=self, code=code)
+
+    @path("sites/<str:code>/acknowledge/<int:activation_id>/", name="acknowledge")
+    def acknowledge(self, request, code, activation_id):
+        from regulatory import views
+
+        return views.acknowledge(request, trial=self, code=code, activation_id=activation_id)
+
+    @path("dashboard/", name="dashboard")
+    def dashboard(self, request):
+        from regulatory import views
+
+        return views.dashboard(request, trial=self)
+
+    @path("acknowledgements/", name="acknowledgement_matrix")
+    def acknowledgement_matrix(self, request):
+        from regulatory import views
+
+        return views.acknowledgement_matrix(request, trial=self)
+
+    @path("acknowledgements/<int:activation_id>/remind/", name="remind")
+    def remind(self, request, activation_id):
+        from regulatory import views
+
+        return views.remind(request, trial=self, activation_id=activation_id)
+
+    @path("activations/new/", name="activation_new")
+    def activation_new(self, request):
+        from regulatory import views
+
+        return views.activation_new(request, trial=self)
 
 
 class TrialArm(Orderable):

@@ -48,6 +48,7 @@ def make_site(*, trial: TrialPage, code: str, **overrides) -> InvestigationalSit
 
 
 def make_user(username: str, *, superuser: bool = False, **fields):
+    fields.setdefault("email", f"{username}@example.org")
     user = get_user_model().objects.create_user(
         username=username, password=PASSWORD, first_name=fields.pop("first_name", username.title()),
         last_name=fields.pop("last_name", "Test"), is_superuser=superuser, is_staff=superuser, **fields,
@@ -59,3 +60,31 @@ def make_member(username: str, *, role: str, trial: TrialPage, site: Investigati
     user = make_user(username)
     services.role_grant(actor=None, user=user, role=role, trial=trial, site=site)
     return user
+
+
+def protocol_of(trial: TrialPage):
+    from regulatory.models import ProtocolPage
+
+    return ProtocolPage.objects.child_of(trial).get()
+
+
+def make_version(*, trial: TrialPage, number: str, publish: bool = True, amendment: int | None = None,
+                 substantial: bool = False, **fields):
+    fields.setdefault("title", f"Protocol v{number}")
+    fields.setdefault("version_date", datetime.date(2026, 1, 1))
+    return services.protocol_version_create(
+        actor=None, protocol=protocol_of(trial), publish=publish, version_number=number,
+        amendment_number=amendment, substantial=substantial, **fields)
+
+
+def make_opinion(*, trial: TrialPage, version, date=datetime.date(2026, 1, 15), item_type="favourable_opinion"):
+    """A published letter of that type (favourable opinion by default) linked to `version`."""
+    from regulatory.models import CorrespondenceIndexPage
+
+    index = CorrespondenceIndexPage.objects.child_of(trial).get()
+    submission = services.submission_create(actor=None, index=index, title=f"Submission {version.version_number} "
+                                            f"{item_type} {date}", correspondent="ethics_committee",
+                                            correspondent_name="CPP Test")
+    return services.correspondence_item_create(
+        actor=None, submission=submission, title=f"{item_type} {version.version_number}", direction="received",
+        date=date, item_type=item_type, correspondent="CPP Test", concerns=[version])

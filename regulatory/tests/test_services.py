@@ -52,7 +52,7 @@ def test_site_creation_sets_up_site_roles_and_audit(db):
     site = make_site(trial=trial, code="DIJ")
     for role in (Role.INVESTIGATOR, Role.COORDINATOR):
         group = RoleGroup.objects.get(site=site, role=role).group
-        assert get_perms(group, site) == ["access_site"]
+        assert sorted(get_perms(group, site)) == ["access_site", "acknowledge_amendment"]
     entry = AuditEntry.objects.get(action="site.created")
     assert entry.changes["code"] == [None, "DIJ"]
 
@@ -128,7 +128,7 @@ def test_role_group_names_are_french_whatever_the_request_language(db):
         make_site(trial=trial, code="DIJ")
     names = set(RoleGroup.objects.values_list("group__name", flat=True))
     assert names == {"NCT07063680 · Promoteur", "NCT07063680 · Inspecteur", "NCT07063680 · DIJ · Investigateur",
-                     "NCT07063680 · DIJ · Coordinateur d'étude"}
+                     "NCT07063680 · DIJ · Coordinateur d'étude", "NCT07063680 · Assurance qualité promoteur"}
 
 
 def test_wagtail_site_wide_editor_groups_are_gone(db):

@@ -1,0 +1,38 @@
+"""When may a version take effect? One rule for every versioned document: protocol versions now, consent-form
+versions later. A version offers `live`, `requires_favourable_opinion` and `non_substantial_justification`."""
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from .models import CorrespondenceItemPage
+from .models.correspondence import ItemType
+
+
+def opinions(version, item_type: str = ItemType.FAVOURABLE_OPINION) -> QuerySet[CorrespondenceItemPage]:
+    """Published letters of that type (by default favourable opinions) that name this version."""
+    return (CorrespondenceItemPage.objects.live().filter(item_type=item_type, links__page_id=version.pk)
+            .distinct().order_by("date"))
+
+
+def effectiveness_blockers(version, *, justification: str = "") -> list[str]:
+    """Why this version cannot take effect yet (empty when it can)."""
+    blockers = []
+    if not version.live:
+        blockers.append(_("It has not been approved by the sponsor's review (it is not published)."))
+    if version.requires_favourable_opinion:
+        if not opinions(version).exists():
+            blockers.append(_("A substantial modification needs a favourable opinion linked to it."))
+        elif opinions(version, ItemType.UNFAVOURABLE_OPINION).filter(
+                date__gt=opinions(version).last().date).exists():
+            blockers.append(_("Its latest opinion is unfavourable."))
+    elif not (justification or version.non_substantial_justification).strip():
+        blockers.append(_("A non-substantial amendment needs a recorded justification to take effect."))
+    return blockers
+
+
+def earliest_effective_date(version):
+    """A version cannot take effect before the favourable opinion that allows it."""
+    if version.requires_favourable_opinion:
+        first = opinions(version).first()
+        return first.date if first else None
+    return version.version_date

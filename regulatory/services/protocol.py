@@ -1,0 +1,147 @@
+"""Protocol versions taking effect at sites, the sites being told, and their acknowledgements."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from .. import audit, permissions
+from ..approvals import earliest_effective_date, effectiveness_blockers
+from ..models import ActivationNotice, InvestigationalSite, ProtocolVersionPage, SiteAcknowledgement, SiteActivation
+from ..selectors import site_staff_emails
+
+logger = logging.getLogger(__name__)
+
+
+def _trial_of(version: ProtocolVersionPage):
+    return version.get_parent().get_parent().specific
+
+
+@transaction.atomic
+def activation_create(*, actor, version: ProtocolVersionPage, site: InvestigationalSite, effective_from: datetime,
+                      justification: str = "") -> SiteActivation:
+    """Make a version effective at a site from a date, once the approval rules allow it."""
+    if not permissions.can_manage_site(actor, site):
+        raise PermissionDenied
+    version = ProtocolVersionPage.objects.select_for_update().get(pk=version.pk)
+    if _trial_of(version).pk != site.trial_id:
+        raise ValidationError(_("This version belongs to another trial."))
+    blockers = effectiveness_blockers(version, justification=justification)
+    if blockers:
+        raise ValidationError(blockers)
+    earliest = earliest_effective_date(version)
+    if earliest and timezone.localtime(effective_from).date() < earliest:
+        raise ValidationError(_("It cannot take effect before %(date)s, the date of the opinion that allows it.")
+                              % {"date": date_format(earliest)})
+    if SiteActivation.objects.filter(version=version, site=site).exists():
+        raise ValidationError(_("This version is already effective at %(site)s.") % {"site": site.code})
+    later = [a.version for a in SiteActivation.objects.filter(site=site).select_related("version")
+             if a.version.version_key > version.version_key]
+    if later:
+        raise ValidationError(_("A later version (%(version)s) is already effective at %(site)s.")
+                              % {"version": later[0], "site": site.code})
+    try:
+        with transaction.atomic():
+            activation = SiteActivation.objects.create(version=version, site=site, effective_from=effective_from,
+                                                       activated_by=actor, justification=justification)
+    except IntegrityError as error:
+        raise ValidationError(_("This version is already effective at %(site)s.") % {"site": site.code}) from error
+    audit.record(actor=actor, action="activation.created", obj=activation, reason=justification, changes={
+        "version": [None, str(version)], "site": [None, site.code], "effective_from": [None, effective_from]})
+    if effective_from <= timezone.now():
+        transaction.on_commit(lambda: activation_notify(activation_id=activation.pk))
+    return activation
+
+
+def _mail(*, activation: SiteActivation, kind: str, recipients: list[str]) -> None:
+    version, site = activation.version, activation.site
+    trial = _trial_of(version)
+    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+    with translation.override(settings.LANGUAGE_CODE):
+        prefix = _("Reminder: ") if kind == ActivationNotice.Kind.REMINDER else ""
+        subject = _("%(prefix)s[%(nct)s] %(version)s is effective at %(site)s — please acknowledge") % {
+            "prefix": prefix, "nct": trial.nct_number, "version": version, "site": site.code}
+        body = "\n\n".join([
+            _("%(version)s of the trial %(nct)s is effective at %(site)s since %(date)s.") % {
+                "version": version, "nct": trial.nct_number, "site": site.name,
+                "date": date_format(timezone.localtime(activation.effective_from), "DATETIME_FORMAT")},
+            _("Summary of changes:") + "\n" + (version.summary_of_changes or "—"),
+            _("Read it: %(url)s") % {"url": base + version.get_url()},
+            _("Acknowledge it on your site's page: %(url)s") % {
+                "url": base + trial.get_url() + trial.reverse_subpage("site_detail", args=[site.code.lower()])},
+        ])
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def activation_notify(*, activation_id: int) -> bool:
+    """Tell the site's staff that a version is effective there (e-mail; the in-app list derives from the
+    activation itself). Returns False when already done or when the e-mail could not be sent (retried later)."""
+    with transaction.atomic():
+        activation = (SiteActivation.objects.select_for_update().select_related("version", "site")
+                      .get(pk=activation_id))
+        if activation.notified_at is not None or activation.effective_from > timezone.now():
+            return False
+        recipients = site_staff_emails(site=activation.site)
+        try:
+            if recipients:
+                _mail(activation=activation, kind=ActivationNotice.Kind.NOTICE, recipients=recipients)
+        except OSError:
+            logger.exception("Could not e-mail the notice of activation %s; it will be retried", activation.pk)
+            return False
+        ActivationNotice.objects.create(activation=activation, kind=ActivationNotice.Kind.NOTICE,
+                                        recipients=recipients)
+        activation.notified_at = timezone.now()
+        activation.save(update_fields=["notified_at"])
+        audit.record(actor=None, action="activation.notified", obj=activation,
+                     changes={"recipients": [None, recipients]})
+    return True
+
+
+def activations_notify_due(*, now: datetime | None = None) -> int:
+    """Notify every activation whose effective date has come and that was not notified yet (run by cron)."""
+    now = now or timezone.now()
+    due = SiteActivation.objects.filter(notified_at__isnull=True, effective_from__lte=now).values_list("pk", flat=True)
+    return sum(activation_notify(activation_id=pk) for pk in list(due))
+
+
+@transaction.atomic
+def acknowledgement_create(*, actor, activation: SiteActivation) -> SiteAcknowledgement:
+    """The site's staff acknowledge an effective amendment (who and when are the record)."""
+    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
+    if not permissions.can_acknowledge(actor, activation.site):
+        raise PermissionDenied
+    if activation.effective_from > timezone.now():
+        raise ValidationError(_("This version is not effective at your site yet."))
+    if SiteAcknowledgement.objects.filter(activation=activation).exists():
+        raise ValidationError(_("Your site has already acknowledged this version."))
+    acknowledgement = SiteAcknowledgement.objects.create(activation=activation, acknowledged_by=actor)
+    audit.record(actor=actor, action="acknowledgement.created", obj=acknowledgement,
+                 changes={"version": [None, str(activation.version)], "site": [None, activation.site.code]})
+    return acknowledgement
+
+
+@transaction.atomic
+def reminder_send(*, actor, activation: SiteActivation) -> ActivationNotice:
+    """The sponsor reminds a site that has not acknowledged an effective version."""
+    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
+    if not permissions.can_manage_site(actor, activation.site):
+        raise PermissionDenied
+    if activation.effective_from > timezone.now():
+        raise ValidationError(_("This version is not effective at that site yet."))
+    if SiteAcknowledgement.objects.filter(activation=activation).exists():
+        raise ValidationError(_("That site has already acknowledged this version."))
+    recipients = site_staff_emails(site=activation.site)
+    if not recipients:
+        raise ValidationError(_("Nobody at that site has an e-mail address."))
+    _mail(activation=activation, kind=ActivationNotice.Kind.REMINDER, recipients=recipients)
+    notice = ActivationNotice.objects.create(activation=activation, kind=ActivationNotice.Kind.REMINDER,
+                                             sent_by=actor, recipients=recipients)
+    audit.record(actor=actor, action="activation.reminded", obj=activation,
+                 changes={"recipients": [None, recipients]})
+    return notice
