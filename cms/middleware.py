@@ -12,6 +12,13 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 class RequestInfo:
     request_id: str
     ip_address: str | None
+    request: object = None
+
+    @property
+    def user(self):
+        """The user of the request, for writes that arrive through a signal without an explicit actor."""
+        user = getattr(self.request, "user", None)
+        return user if user is not None and user.is_authenticated else None
 
 
 current_request: ContextVar[RequestInfo | None] = ContextVar("current_request", default=None)
@@ -28,7 +35,7 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        token = current_request.set(RequestInfo(request.id, request.META.get("REMOTE_ADDR") or None))
+        token = current_request.set(RequestInfo(request.id, request.META.get("REMOTE_ADDR") or None, request))
         try:
             response = self.get_response(request)
         finally:

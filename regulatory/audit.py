@@ -55,6 +55,12 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return values
 
 
+def request_user():
+    """The logged-in user of the current request, or None (management commands, cron, anonymous)."""
+    info = current_request.get()
+    return info.user if info else None
+
+
 def record(
     *,
     actor,

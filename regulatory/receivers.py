@@ -3,6 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+from django.utils import timezone
+from wagtail.signals import page_published
 
 from . import audit
 from .accounts import LOGIN, LOGIN_FAILED
@@ -24,3 +26,17 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
     account = get_user_model()._default_manager.filter(username=username).first() if username else None
     audit.record(actor=None, action=LOGIN_FAILED, obj=account, object_repr=username)
+
+
+@receiver(page_published, dispatch_uid="trialdocs_audit_page_published")
+def audit_page_published(sender, instance, revision, **kwargs):
+    """Every publication of a trial's page, whatever published it: the editor, a workflow approval, or
+    `publish_scheduled` (then the actor is the system)."""
+    from . import services
+    from .models import TrialPage
+
+    if TrialPage.objects.ancestor_of(instance, inclusive=True).exists():
+        # Wagtail sends the signal also when it only schedules a future go-live.
+        scheduled = instance.go_live_at is not None and instance.go_live_at > timezone.now()
+        verb = "scheduled" if scheduled else "published"
+        services.page_revision_audit(actor=audit.request_user(), page=instance, verb=verb)

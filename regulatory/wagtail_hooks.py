@@ -92,7 +92,8 @@ def _audit_page(verb):
 
 hooks.register("after_create_page", _audit_page("created"))
 hooks.register("after_edit_page", _audit_page("changed"))
-hooks.register("after_publish_page", _audit_page("published"))
+# Publication is audited from Wagtail's page_published signal (regulatory/receivers.py), which also covers
+# workflow approvals and scheduled publishing.
 
 
 @hooks.register("before_delete_page")

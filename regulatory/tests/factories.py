@@ -19,9 +19,11 @@ def ensure_home() -> HomePage:
     if home is not None:
         return home
     from django.conf import settings
-    from wagtail.models import Locale, Page, Site
+    from wagtail.models import Collection, Locale, Page, Site
 
     Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
     root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
     home = root.add_child(instance=HomePage(title="TrialDocs", slug="home"))
     Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="TrialDocs")

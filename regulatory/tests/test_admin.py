@@ -113,7 +113,7 @@ def test_sponsor_edits_the_trial_page_and_the_change_is_audited(world, as_user):
     assert response.status_code == 302, response.content.decode()[:2000]
     world.trial.refresh_from_db()
     assert world.trial.target_enrolment == 390
-    published = AuditEntry.objects.get(action="trial.published")
+    published = AuditEntry.objects.get(action="trial.published", actor=world.sponsor)
     assert published.actor == world.sponsor
     assert published.changes == {"target_enrolment": [100, 390]}
 

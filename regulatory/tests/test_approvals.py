@@ -5,12 +5,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from regulatory import selectors, services
 from regulatory.models import AuditEntry, SiteActivation
 from regulatory.tests.factories import make_opinion, make_version
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages are matched in English here (the French catalogue is tested through the pages)."""
+    with translation.override("en"):
+        yield
 
 
 def at(day, month=2, year=2026):
