@@ -12,7 +12,7 @@ from wagtail.permissions import register_permission_policy
 
 from . import permissions, services
 from .forms import AdminLoginForm, InvestigationalSiteForm  # noqa: F401  (AdminLoginForm: see settings)
-from .models import InvestigationalSite, TrialPage
+from .models import InvestigationalSite, ProtocolPage, ProtocolVersionPage, TrialPage
 from .viewsets import ScopedEditView, ScopedModelViewSet
 
 register_permission_policy(InvestigationalSite, permissions.InvestigationalSitePolicy(InvestigationalSite))
@@ -94,6 +94,56 @@ hooks.register("after_create_page", _audit_page("created"))
 hooks.register("after_edit_page", _audit_page("changed"))
 # Publication is audited from Wagtail's page_published signal (regulatory/receivers.py), which also covers
 # workflow approvals and scheduled publishing.
+
+
+def _reviewed_only(page) -> bool:
+    """Protocol versions go live only through the sponsor's review workflow, never by a direct publish."""
+    return isinstance(page.specific if page.pk else page, ProtocolVersionPage)
+
+
+@hooks.register("construct_page_action_menu")
+def hide_direct_publish_of_protocol_versions(menu_items, request, context):
+    page, parent = context.get("page"), context.get("parent_page")
+    if (page is not None and _reviewed_only(page)) or (
+        context.get("view") == "create" and parent is not None and isinstance(parent.specific, ProtocolPage)
+    ):
+        menu_items[:] = [item for item in menu_items if item.name != "action-publish"]
+
+
+def _refuse_publish_request(request, back_to):
+    messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+    return redirect(back_to)
+
+
+@hooks.register("before_create_page")
+def refuse_creating_a_published_protocol_version(request, parent_page, page_class):
+    """Refused before anything is written (Wagtail would otherwise create the page already live)."""
+    if request.method == "POST" and "action-publish" in request.POST and issubclass(page_class, ProtocolVersionPage):
+        return _refuse_publish_request(request, request.get_full_path())
+    return None
+
+
+@hooks.register("before_edit_page")
+def refuse_publishing_a_protocol_version_from_the_editor(request, page):
+    if request.method == "POST" and "action-publish" in request.POST and _reviewed_only(page):
+        return _refuse_publish_request(request, request.get_full_path())
+    return None
+
+
+@hooks.register("before_publish_page")
+def refuse_direct_publish_of_protocol_versions(request, page):
+    if _reviewed_only(page):
+        messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+        return redirect("wagtailadmin_explore", page.get_parent().id)
+    return None
+
+
+@hooks.register("before_bulk_action")
+def refuse_bulk_publish_of_protocol_versions(request, action_type, objects, action_class_instance):
+    if action_type == "publish" and any(_reviewed_only(page) for page in objects):
+        messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+        return redirect("wagtailadmin_home")
+    return None
 
 
 @hooks.register("before_delete_page")

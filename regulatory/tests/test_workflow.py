@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 from wagtail.models import TaskState
 from wagtail.test.utils.form_data import querydict_from_html
 
@@ -111,7 +112,7 @@ def test_an_approved_version_cannot_be_edited_in_the_admin(world):
     url = f"/admin/pages/{version.pk}/edit/"
     data = form_data(sponsor, url)
     data["summary_of_changes"] = "Edited after approval"
-    data["action-publish"] = "action-publish"
+    data["action-save"] = "action-save"
     response = sponsor.post(url, data)
     assert response.status_code == 200
     assert "frozen" in response.content.decode() or "figée" in response.content.decode()
@@ -145,3 +146,56 @@ def test_only_the_sponsor_creates_protocol_versions(world, persona):
     url = f"/admin/pages/add/regulatory/protocolversionpage/{protocol_of(world.trial).pk}/"
     client.post(url, {"title": "x", "slug": "x", "version_number": "9.0", "version_date": "2026-01-01"})
     assert not ProtocolVersionPage.objects.filter(version_number="9.0").exists()
+
+
+def test_a_protocol_version_cannot_be_published_without_review(world):
+    with pytest.raises(ProtocolVersionPage.DoesNotExist):
+        create_amendment(world, action="action-publish")
+    assert not AuditEntry.objects.filter(action="protocolversion.published").exists()
+
+
+def test_a_draft_version_cannot_be_published_from_the_editor(world):
+    version = create_amendment(world, action="action-save")
+    sponsor = client_for(world.sponsor)
+    url = f"/admin/pages/{version.pk}/edit/"
+    data = form_data(sponsor, url)
+    data["action-publish"] = "action-publish"
+    sponsor.post(url, data)
+    version.refresh_from_db()
+    assert not version.live
+
+
+def test_the_editor_offers_submission_not_direct_publication(world):
+    sponsor = client_for(world.sponsor)
+    body = sponsor.get(f"/admin/pages/add/regulatory/protocolversionpage/{protocol_of(world.trial).pk}/")
+    html = body.content.decode()
+    assert 'name="action-submit"' in html and 'name="action-publish"' not in html
+
+
+def test_bulk_publish_of_a_protocol_version_is_refused(world):
+    draft = ProtocolVersionPage.objects.get(pk=create_amendment(world, action="action-save").pk)
+    client_for(world.admin).post(f"/admin/bulk/wagtailcore/page/publish/?id={draft.pk}", {"include_descendants": ""})
+    draft.refresh_from_db()
+    assert not draft.live
+
+
+def test_the_page_history_reads_who_did_what(world):
+    version = create_amendment(world)
+    act(world.qa, version, "approve")
+    act(world.sponsor, version, "approve")
+    body = client_for(world.sponsor).get(f"/admin/pages/{version.pk}/history/").content.decode()
+    for name in ("Sponsor Test", "Qa Test"):
+        assert name in body
+
+
+def test_sponsor_files_correspondence_and_attachments_in_the_admin(world):
+    from regulatory.models import CorrespondenceIndexPage, TrialCollection
+
+    sponsor = client_for(world.sponsor)
+    index = CorrespondenceIndexPage.objects.child_of(world.trial).get()
+    assert sponsor.get(f"/admin/pages/add/regulatory/submissionpage/{index.pk}/").status_code == 200
+    upload = sponsor.get("/admin/documents/multiple/add/").content.decode()
+    for scope in TrialCollection.objects.filter(trial=world.trial):
+        assert escape(scope.collection.name) in upload
+    other = TrialCollection.objects.filter(trial=world.other_trial).first()
+    assert escape(other.collection.name) not in upload

@@ -37,8 +37,13 @@ def page(chromium):
 
 
 @pytest.fixture
-def screenshot(page):
+def screenshot_dir():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def screenshot(page, screenshot_dir):
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
