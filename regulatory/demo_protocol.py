@@ -61,7 +61,9 @@ CORRESPONDENCE = [
         ("Dossier de demande initiale", "sent", datetime.date(2025, 10, 20), "initial_submission",
          "CPP tiré au sort (démo)", "DEMO-CPP-2025-0412", ["1.0"]),
         ("Avis favorable du CPP", "received", datetime.date(2025, 12, 15), "favourable_opinion",
-         "CPP tiré au sort (démo)", "DEMO-CPP-2025-0412-AV", ["1.0"]),
+         "CPP tiré au sort (démo)", "DEMO-CPP-2025-0412-AV",
+         ["1.0", "form:patient:fr:1.0", "form:surrogate:fr:1.0", "form:emergency:fr:1.0",
+          "form:continuation:fr:1.0"]),
     ]),
     ({"title": "Demande d'autorisation à l'ANSM", "correspondent": "authority",
       "correspondent_name": "ANSM", "reference": "DEMO-ANSM-2025-A01234-56"}, [
@@ -73,13 +75,14 @@ CORRESPONDENCE = [
     ({"title": "Modification substantielle n°1 (démo)", "correspondent": "ethics_committee",
       "correspondent_name": "CPP tiré au sort (démo)", "reference": "DEMO-CPP-2026-0077"}, [
         ("Soumission de la modification substantielle n°1", "sent", datetime.date(2026, 2, 23),
-         "modification_submission", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077", ["2.0"]),
+         "modification_submission", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077", ["2.0", "form:patient:fr:2.0"]),
         ("Demande d'informations complémentaires", "received", datetime.date(2026, 3, 10),
          "request_for_information", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077-Q1", ["2.0"]),
         ("Réponse à la demande d'informations", "sent", datetime.date(2026, 3, 17), "response",
          "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077-R1", ["2.0"]),
         ("Avis favorable sur la modification substantielle n°1", "received", datetime.date(2026, 4, 2),
-         "favourable_opinion", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077-AV", ["2.0"]),
+         "favourable_opinion", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077-AV",
+         ["2.0", "form:patient:fr:2.0", "form:surrogate:fr:1.1:LIL"]),
     ]),
 ]
 
@@ -101,6 +104,11 @@ def load(*, trial: TrialPage, sponsor, report: dict) -> None:
             versions[version.version_number] = version
             report["created"].append(f"protocol version {version.version_number}")
 
+    from consent import demo as consent_demo  # the demo spans both apps; the apps themselves stay apart
+
+    forms = consent_demo.load_versions(trial=trial, sponsor=sponsor, protocol_versions=versions, report=report)
+    concerned = {**versions, **{f"form:{key}": version for key, version in forms.items()}}
+
     index = CorrespondenceIndexPage.objects.child_of(trial).get()
     for submission_fields, letters in CORRESPONDENCE:
         submission = SubmissionPage.objects.child_of(index).filter(title=submission_fields["title"]).first()
@@ -113,7 +121,7 @@ def load(*, trial: TrialPage, sponsor, report: dict) -> None:
             services.correspondence_item_create(
                 actor=sponsor, submission=submission, title=title, direction=direction, date=date,
                 item_type=item_type, correspondent=correspondent, reference=reference,
-                concerns=[versions[number] for number in concerns])
+                concerns=[concerned[key] for key in concerns])
             report["created"].append(f"letter {title}")
 
     users = get_user_model().objects
@@ -127,3 +135,4 @@ def load(*, trial: TrialPage, sponsor, report: dict) -> None:
         if acknowledger and not SiteAcknowledgement.objects.filter(activation=activation).exists():
             services.acknowledgement_create(actor=users.get(username=acknowledger), activation=activation)
             report["created"].append(f"acknowledgement of v{number} by {code}")
+    consent_demo.load_effectivities(trial=trial, sponsor=sponsor, versions=forms, report=report)

@@ -158,15 +158,15 @@ def can_acknowledge(user, site: InvestigationalSite) -> bool:
 
 
 def can_read_page(user, page) -> bool:
-    """Front-end reading of any page: a trial and its subtree need trial access; correspondence is trial-wide."""
-    from .models import CorrespondenceIndexPage
-
+    """Front-end reading of any page: a trial and its subtree need trial access; a subtree whose root page says
+    `trial_wide_only` (correspondence, every consent-form version) needs a trial-wide role."""
     trial = TrialPage.objects.ancestor_of(page, inclusive=True).first()
     if trial is None:
         return is_authenticated(user)
     if not can_access_trial(user, trial):
         return False
-    if CorrespondenceIndexPage.objects.ancestor_of(page, inclusive=True).exists():
+    if any(getattr(ancestor, "trial_wide_only", False)
+           for ancestor in page.get_ancestors(inclusive=True).descendant_of(trial, inclusive=True).specific()):
         return can_read_trial_wide(user, trial)
     return True
 

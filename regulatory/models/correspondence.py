@@ -54,6 +54,7 @@ class CorrespondenceIndexPage(Page):
     parent_page_types = ["regulatory.TrialPage"]
     subpage_types = ["regulatory.SubmissionPage"]
     max_count_per_parent = 1
+    trial_wide_only = True  # site staff never read regulatory correspondence
 
     class Meta:
         verbose_name = _("regulatory correspondence")
@@ -152,7 +153,7 @@ class CorrespondenceLink(Orderable):
     page = models.ForeignKey("wagtailcore.Page", on_delete=models.PROTECT, related_name="correspondence_links",
                              verbose_name=_("version"))
 
-    panels = [PageChooserPanel("page", page_type=["regulatory.ProtocolVersionPage"])]
+    panels = [PageChooserPanel("page", page_type=["regulatory.ProtocolVersionPage", "consent.ConsentFormVersionPage"])]
 
     class Meta(Orderable.Meta):
         verbose_name = _("version concerned")

@@ -63,7 +63,7 @@ class TrialPage(RoutablePageMixin, Page):
     design_summary = models.TextField(_("design summary"), blank=True)
 
     parent_page_types = ["cms.HomePage"]
-    subpage_types = ["regulatory.ProtocolPage", "regulatory.CorrespondenceIndexPage"]
+    subpage_types = ["regulatory.ProtocolPage", "regulatory.CorrespondenceIndexPage", "consent.ConsentFormIndexPage"]
 
     content_panels = [
         *Page.content_panels,
@@ -122,6 +122,9 @@ class TrialPage(RoutablePageMixin, Page):
         context["my_roles"] = selectors.roles_of_user(user=request.user, trial=self)
         context["protocol"] = ProtocolPage.objects.child_of(self).live().first()
         context["correspondence"] = CorrespondenceIndexPage.objects.child_of(self).live().first()
+        context["consent_forms"] = next((p for p in self.get_children().live().specific()
+                                         if getattr(p, "trial_wide_only", False)
+                                         and p._meta.model_name == "consentformindexpage"), None)
         context["trial_wide"] = permissions.can_read_trial_wide(request.user, self)
         context["can_manage"] = permissions.can_manage_trial(request.user, self)
         return context
@@ -137,6 +140,24 @@ class TrialPage(RoutablePageMixin, Page):
         from regulatory import views
 
         return views.acknowledge(request, trial=self, code=code, activation_id=activation_id)
+
+    @path("sites/<str:code>/consent-forms/", name="current_forms")
+    def current_forms(self, request, code):
+        from consent import views
+
+        return views.current_forms(request, trial=self, code=code)
+
+    @path("sites/<str:code>/consent-forms/all.pdf", name="print_bulk")
+    def print_bulk(self, request, code):
+        from consent import views
+
+        return views.print_bulk(request, trial=self, code=code)
+
+    @path("sites/<str:code>/consent-forms/<int:version_id>.pdf", name="print_current")
+    def print_current(self, request, code, version_id):
+        from consent import views
+
+        return views.print_current(request, trial=self, code=code, version_id=version_id)
 
     @path("dashboard/", name="dashboard")
     def dashboard(self, request):

@@ -29,6 +29,7 @@ def _add(*, actor, parent, page, publish: bool):
     revision = page.save_revision(user=actor, log_action=False)
     if publish:
         revision.publish(user=actor, log_action=False)
+        page.refresh_from_db()
     return page
 
 

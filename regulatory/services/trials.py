@@ -1,6 +1,6 @@
 """Writes of the regulatory backbone. Each runs in one transaction and leaves its audit entries."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -265,6 +265,10 @@ def _ensure_review_workflow(*, actor, trial: TrialPage, protocol: ProtocolPage) 
     return workflow
 
 
+# Other apps add what a trial needs from them (consent: its consent-forms page), in their AppConfig.ready().
+SETUP_STEPS: list[Callable[..., None]] = []
+
+
 @transaction.atomic
 def trial_setup(*, actor, trial: TrialPage) -> None:
     """Everything a trial needs besides its own fields: role groups, private document collections, the
@@ -283,6 +287,14 @@ def trial_setup(*, actor, trial: TrialPage) -> None:
     for site in trial.sites.all():
         for role in SITE_ROLES:
             _ensure_role_group(actor=actor, trial=trial, site=site, role=role)
+    for step in SETUP_STEPS:
+        step(actor=actor, trial=trial)
+
+
+def review_workflow(trial: TrialPage) -> Workflow:
+    """The trial's review workflow (sponsor QA, then sponsor approval), shared by protocol and consent forms."""
+    protocol = ProtocolPage.objects.child_of(trial).get()
+    return WorkflowPage.objects.select_related("workflow").get(page=protocol).workflow
 
 
 def role_group_for(*, trial: TrialPage, role: str, site: InvestigationalSite | None = None) -> RoleGroup:

@@ -1,0 +1,224 @@
+"""Consent-form versions (Wagtail pages under the trial) and where and when each is effective."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalManyToManyField
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
+from wagtail.fields import StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from regulatory.models import ConsentKind
+
+from .blocks import ConsentBodyBlock
+
+version_validator = RegexValidator(r"^\d{1,3}\.\d{1,3}$", _("A version number looks like 2.0."))
+
+
+class Language(models.TextChoices):
+    FRENCH = "fr", _("French")
+    ENGLISH = "en", _("English")
+
+
+class ConsentFormIndexPage(Page):
+    """The consent forms of one trial; every version of every kind is a child."""
+
+    parent_page_types = ["regulatory.TrialPage"]
+    subpage_types = ["consent.ConsentFormVersionPage"]
+    max_count_per_parent = 1
+    # Site staff print only their site's effective versions (consent/views.py), never browse every version.
+    trial_wide_only = True
+
+    class Meta:
+        verbose_name = _("consent forms")
+        verbose_name_plural = _("consent forms")
+
+    def get_context(self, request, *args, **kwargs):
+        from . import selectors
+
+        context = super().get_context(request, *args, **kwargs)
+        context["trial"] = self.get_parent().specific
+        context["rows"] = selectors.version_rows(index=self, user=request.user)
+        return context
+
+
+class ConsentFormVersionPage(RoutablePageMixin, Page):
+    """One version of one consent form (information note and consent part), in one language.
+
+    Published means frozen: the text submitted to ethics never changes; a change is a new version. It takes
+    effect at sites through `FormEffectivity`, after a favourable opinion linked to it.
+    """
+
+    FROZEN_FIELDS = ("kind", "language", "version_number", "version_date", "information", "consent")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ConsentKind.choices)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.FRENCH)
+    version_number = models.CharField(_("version number"), max_length=7, validators=[version_validator])
+    version_date = models.DateField(_("version date"))
+    sites = ParentalManyToManyField(
+        "regulatory.InvestigationalSite", blank=True, related_name="specific_consent_forms",
+        verbose_name=_("only for these sites"),
+        help_text=_("Leave empty for a version used by every site; choose sites for a site-specific version."),
+    )
+    amendment = models.ForeignKey(
+        "regulatory.ProtocolVersionPage", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("protocol version that brought it"),
+    )
+    information = StreamField(ConsentBodyBlock(), blank=True, verbose_name=_("information note"))
+    consent = StreamField(ConsentBodyBlock(), blank=True, verbose_name=_("consent form"))
+    import_notes = models.TextField(_("import notes"), blank=True, editable=False)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True, editable=False)
+    withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True, editable=False)
+
+    parent_page_types = ["consent.ConsentFormIndexPage"]
+    subpage_types: list[str] = []
+
+    content_panels = [
+        *Page.content_panels,
+        MultiFieldPanel([
+            FieldRowPanel([FieldPanel("kind"), FieldPanel("language")]),
+            FieldRowPanel([FieldPanel("version_number"), FieldPanel("version_date")]),
+            FieldPanel("sites"),
+            FieldPanel("amendment"),
+        ], heading=_("Version")),
+        FieldPanel("information"),
+        FieldPanel("consent"),
+    ]
+    search_fields = [*Page.search_fields, index.SearchField("information"), index.SearchField("consent")]
+
+    # The approval rule (regulatory/approvals.py): a new consent version always needs a favourable opinion.
+    requires_favourable_opinion = True
+    non_substantial_justification = ""
+
+    class Meta:
+        verbose_name = _("consent-form version")
+        verbose_name_plural = _("consent-form versions")
+
+    def __str__(self):
+        return _("%(kind)s v%(version)s (%(language)s)") % {
+            "kind": self.get_kind_display(), "version": self.version_number, "language": self.language}
+
+    @property
+    def version_key(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.version_number.split("."))
+
+    @property
+    def is_site_specific(self) -> bool:
+        return self.pk is not None and self.sites.exists()
+
+    def canonical_content(self) -> dict:
+        return {
+            "kind": self.kind, "language": self.language, "version": self.version_number,
+            "date": self.version_date.isoformat(), "information": self.information.get_prep_value(),
+            "consent": self.consent.get_prep_value(),
+        }
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the version's content, block ids excluded: the same text always gives the same hash."""
+        def strip_ids(blocks):
+            return [{"type": b["type"], "value": b["value"]} for b in blocks]
+
+        content = self.canonical_content()
+        content["information"] = strip_ids(content["information"])
+        content["consent"] = strip_ids(content["consent"])
+        raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def clean(self):
+        super().clean()
+        if self.pk and self._frozen_content_changed():
+            raise ValidationError(
+                _("This version has been published and is frozen: create a new version to change it.")
+            )
+
+    def _frozen_content_changed(self) -> bool:
+        stored = type(self).objects.filter(pk=self.pk).first()
+        if stored is None or stored.first_published_at is None:
+            return False
+        return stored.content_hash != self.content_hash
+
+    def get_context(self, request, *args, **kwargs):
+        from . import selectors
+
+        context = super().get_context(request, *args, **kwargs)
+        context["trial"] = self.get_parent().get_parent().specific
+        context["row"] = selectors.version_row(version=self, user=request.user)
+        return context
+
+    @path("")
+    def detail(self, request):
+        return self.render(request)
+
+    @path("pdf/", name="pdf")
+    def pdf(self, request):
+        from . import views
+
+        return views.version_pdf(request, version=self)
+
+
+class FormEffectivity(models.Model):
+    """A period during which one version is the one consent form of its kind and language at one site.
+
+    The database allows at most one open period per site, kind and language, and on PostgreSQL no two periods
+    that overlap (an exclusion constraint added by migration 0002).
+    """
+
+    version = models.ForeignKey(ConsentFormVersionPage, on_delete=models.PROTECT, related_name="effectivities",
+                                verbose_name=_("version"))
+    site = models.ForeignKey("regulatory.InvestigationalSite", on_delete=models.PROTECT,
+                             related_name="form_effectivities", verbose_name=_("site"))
+    kind = models.CharField(_("kind"), max_length=16, choices=ConsentKind.choices)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    effective_from = models.DateTimeField(_("effective from"))
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
+    made_effective_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                          related_name="+", verbose_name=_("made effective by"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent-form effectivity")
+        verbose_name_plural = _("consent-form effectivities")
+        ordering = ["site", "kind", "language", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "kind", "language"], condition=Q(effective_until__isnull=True),
+                                    name="one_open_form_per_site_kind_language"),
+            models.UniqueConstraint(fields=["version", "site"], name="one_effectivity_per_version_site"),
+            models.CheckConstraint(condition=Q(effective_until__isnull=True) | Q(effective_until__gt=models.F(
+                "effective_from")), name="effectivity_ends_after_it_starts"),
+        ]
+        indexes = [models.Index(fields=["site", "kind", "language", "effective_from"], name="effectivity_lookup")]
+
+    def __str__(self):
+        return f"{self.version} @ {self.site.code}"
+
+
+class SignedMaster(models.Model):
+    """A signed master PDF (one version, or a site's bulk print), kept so that any copy can be verified."""
+
+    key = models.CharField(_("content key"), max_length=200, unique=True)
+    versions = models.ManyToManyField(ConsentFormVersionPage, related_name="signed_masters")
+    site = models.ForeignKey("regulatory.InvestigationalSite", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")
+    watermark = models.CharField(_("watermark"), max_length=40, blank=True)
+    file = models.FileField(_("file"), upload_to="signed/masters/")
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    unsigned_sha256 = models.CharField(_("SHA-256 before signing"), max_length=64)
+    signer = models.CharField(_("signed by"), max_length=255)
+    created_at = models.DateTimeField(_("signed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("signed master")
+        verbose_name_plural = _("signed masters")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.key

@@ -1,0 +1,99 @@
+"""Reads of the consent app: which version is effective where, and what each user may see of it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from regulatory import approvals, permissions
+from regulatory.models import InvestigationalSite, TrialPage
+from regulatory.selectors import sites_for_user
+
+from .models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
+
+
+def _in_force(at: datetime):
+    return Q(effective_from__lte=at) & (Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+
+
+def current_forms(*, site: InvestigationalSite, at: datetime | None = None) -> list[FormEffectivity]:
+    """The effective version of each kind and language at a site, at a moment (now by default)."""
+    at = at or timezone.now()
+    return list(FormEffectivity.objects.filter(_in_force(at), site=site)
+                .select_related("version").order_by("kind", "language"))
+
+
+def current_version(*, site: InvestigationalSite, kind: str, language: str,
+                    at: datetime | None = None) -> ConsentFormVersionPage | None:
+    period = (FormEffectivity.objects.filter(_in_force(at or timezone.now()), site=site, kind=kind,
+                                             language=language).select_related("version").first())
+    return period.version if period else None
+
+
+def is_current_at(*, version: ConsentFormVersionPage, site: InvestigationalSite, at: datetime | None = None) -> bool:
+    return FormEffectivity.objects.filter(_in_force(at or timezone.now()), site=site, version=version).exists()
+
+
+def status(version: ConsentFormVersionPage) -> str:
+    """draft → submitted → approved → effective → superseded, or withdrawn."""
+    if version.withdrawn_at is not None:
+        return "withdrawn"
+    if not version.live:
+        return "draft"
+    periods = list(version.effectivities.all())
+    now = timezone.now()
+    if any(p.effective_from <= now and (p.effective_until is None or p.effective_until > now) for p in periods):
+        return "effective"
+    if periods and all(p.effective_until is not None and p.effective_until <= now for p in periods):
+        return "superseded"
+    return "approved" if approvals.opinions(version).exists() else "submitted"
+
+
+STATUS_WATERMARKS = {"draft": "BROUILLON", "submitted": "BROUILLON", "approved": "PAS ENCORE EN VIGUEUR",
+                     "superseded": "VERSION REMPLACÉE", "withdrawn": "VERSION RETIRÉE"}
+
+
+def watermark_for(version: ConsentFormVersionPage, *, site: InvestigationalSite | None = None) -> str:
+    """Nothing on a version effective at the site (or anywhere, for the trial-wide copy); a mark otherwise."""
+    if site is not None:
+        return "" if is_current_at(version=version, site=site) else STATUS_WATERMARKS.get(status(version), "BROUILLON")
+    return STATUS_WATERMARKS.get(status(version), "")
+
+
+def approval_reference(version: ConsentFormVersionPage) -> str:
+    opinion = approvals.opinions(version).last()
+    if opinion is None:
+        return ""
+    reference = f" {opinion.reference}" if opinion.reference else ""
+    return f"Avis favorable {opinion.correspondent}{reference} du {opinion.date:%d/%m/%Y}"
+
+
+def versions_of_trial(*, trial: TrialPage, user) -> list[ConsentFormVersionPage]:
+    """Every version for trial-wide readers; site staff see none here (they use their site's current forms)."""
+    if not permissions.can_read_trial_wide(user, trial):
+        return []
+    versions = ConsentFormVersionPage.objects.descendant_of(trial)
+    if not permissions.can_manage_trial(user, trial):
+        versions = versions.live()
+    return sorted(versions, key=lambda v: (v.kind, v.language, v.version_key))
+
+
+@dataclass
+class VersionRow:
+    version: ConsentFormVersionPage
+    status: str
+    approval: str
+    periods: list[FormEffectivity]
+
+
+def version_row(*, version: ConsentFormVersionPage, user) -> VersionRow:
+    trial = TrialPage.objects.ancestor_of(version).get()
+    sites = list(sites_for_user(user=user, trial=trial))
+    periods = list(version.effectivities.filter(site__in=sites).select_related("site").order_by("site__code"))
+    return VersionRow(version, status(version), approval_reference(version), periods)
+
+
+def version_rows(*, index: ConsentFormIndexPage, user) -> list[VersionRow]:
+    trial = index.get_parent().specific
+    return [version_row(version=v, user=user) for v in versions_of_trial(trial=trial, user=user)]

@@ -1,0 +1,159 @@
+"""Writes of the consent app. Each runs in one transaction and leaves its audit entries."""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from wagtail.models import WorkflowPage
+
+from regulatory import audit, permissions
+from regulatory.approvals import earliest_effective_date, effectiveness_blockers
+from regulatory.models import InvestigationalSite, TrialPage
+from regulatory.services import review_workflow
+
+from .models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
+
+VERSION_AUDIT_FIELDS = ("title", "kind", "language", "version_number", "version_date", "amendment")
+
+
+def trial_consent_setup(*, actor, trial: TrialPage) -> None:
+    """The trial's consent-forms page, under the same review workflow as the protocol. Idempotent."""
+    index = ConsentFormIndexPage.objects.child_of(trial).first()
+    if index is None:
+        with translation.override(settings.LANGUAGE_CODE):
+            index = ConsentFormIndexPage(title=str(_("Consent forms")), slug="consent-forms", live=False)
+        trial.add_child(instance=index)
+        index.save_revision(user=actor, log_action=False).publish(user=actor, log_action=False)
+        audit.record(actor=actor, action="consentformindex.created", obj=index)
+    if not WorkflowPage.objects.filter(page=index).exists():
+        WorkflowPage.objects.create(workflow=review_workflow(trial), page=index)
+
+
+def index_of(trial: TrialPage) -> ConsentFormIndexPage:
+    return ConsentFormIndexPage.objects.child_of(trial).get()
+
+
+def trial_of(version: ConsentFormVersionPage) -> TrialPage:
+    return TrialPage.objects.ancestor_of(version).get()
+
+
+@transaction.atomic
+def consent_version_create(*, actor, trial: TrialPage, publish: bool = False,
+                           sites: Iterable[InvestigationalSite] = (), import_notes: str = "",
+                           **fields) -> ConsentFormVersionPage:
+    """A new consent-form version as a draft (published straight away only for historical records)."""
+    fields.setdefault("slug", f"{fields['kind']}-{fields.get('language', 'fr')}-v{fields['version_number']}"
+                      .replace(".", "-"))
+    version = ConsentFormVersionPage(live=False, import_notes=import_notes, **fields)
+    version.sites = list(sites)
+    index_of(trial).add_child(instance=version)
+    revision = version.save_revision(user=actor, log_action=False)
+    if publish:
+        revision.publish(user=actor, log_action=False)
+        version.refresh_from_db()
+    audit.record(actor=actor, action="consentformversion.created", obj=version, changes={
+        **audit.diff({}, audit.snapshot(version, VERSION_AUDIT_FIELDS)),
+        "sites": [None, [site.code for site in sites]], "content_sha256": [None, version.content_hash],
+    }, reason=import_notes)
+    return version
+
+
+def _check_scope(version: ConsentFormVersionPage, sites: list[InvestigationalSite]) -> None:
+    scope = set(version.sites.values_list("pk", flat=True))
+    outside = [site.code for site in sites if scope and site.pk not in scope]
+    if outside:
+        raise ValidationError(_("This site-specific version is not meant for %(sites)s.")
+                              % {"sites": ", ".join(outside)})
+
+
+@transaction.atomic
+def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterable[InvestigationalSite],
+                        effective_from: datetime) -> list[FormEffectivity]:
+    """Make an approved version the effective one of its kind and language at each site from a date.
+
+    The version it replaces at a site is superseded at that same instant, so at any moment exactly one
+    version is effective there. All sites or none.
+    """
+    sites = list(sites)
+    trial = trial_of(version)
+    for site in sites:
+        if site.trial_id != trial.pk:
+            raise ValidationError(_("This version belongs to another trial."))
+        if not permissions.can_manage_site(actor, site):
+            raise PermissionDenied
+    version = ConsentFormVersionPage.objects.select_for_update().get(pk=version.pk)
+    if version.withdrawn_at is not None:
+        raise ValidationError(_("This version has been withdrawn."))
+    blockers = effectiveness_blockers(version)
+    if blockers:
+        raise ValidationError(blockers)
+    earliest = earliest_effective_date(version)
+    if earliest and timezone.localtime(effective_from).date() < earliest:
+        raise ValidationError(_("It cannot take effect before %(date)s, the date of the opinion that allows it.")
+                              % {"date": date_format(earliest)})
+    _check_scope(version, sites)
+    created = []
+    for site in InvestigationalSite.objects.select_for_update().filter(pk__in=[s.pk for s in sites]).order_by("pk"):
+        created.append(_open_period(actor=actor, version=version, site=site, effective_from=effective_from))
+    return created
+
+
+def _open_period(*, actor, version, site, effective_from) -> FormEffectivity:
+    if FormEffectivity.objects.filter(version=version, site=site).exists():
+        raise ValidationError(_("This version is already effective at %(site)s.") % {"site": site.code})
+    current = (FormEffectivity.objects.select_for_update()
+               .filter(site=site, kind=version.kind, language=version.language, effective_until__isnull=True)
+               .select_related("version").first())
+    if current is not None:
+        if current.version.version_key > version.version_key:
+            raise ValidationError(_("A later version (%(current)s) is in force at %(site)s.")
+                                  % {"current": current.version, "site": site.code})
+        if current.effective_from >= effective_from:
+            raise ValidationError(_("%(current)s takes effect at %(site)s on %(date)s: a new version must start "
+                                    "later.") % {"current": current.version, "site": site.code,
+                                                 "date": date_format(timezone.localtime(current.effective_from),
+                                                                     "DATETIME_FORMAT")})
+        current.effective_until = effective_from
+        current.save(update_fields=["effective_until"])
+        audit.record(actor=actor, action="consentform.superseded", obj=current.version,
+                     changes={"site": [None, site.code], "effective_until": [None, effective_from]})
+    try:
+        with transaction.atomic():
+            period = FormEffectivity.objects.create(
+                version=version, site=site, kind=version.kind, language=version.language,
+                effective_from=effective_from, made_effective_by=actor)
+    except IntegrityError as error:
+        raise ValidationError(_("Another version of this form was made effective at %(site)s at the same moment; "
+                                "reload and try again.") % {"site": site.code}) from error
+    audit.record(actor=actor, action="consentform.made_effective", obj=version, changes={
+        "site": [None, site.code], "effective_from": [None, effective_from],
+        "replaces": [None, str(current.version) if current else None]})
+    return period
+
+
+@transaction.atomic
+def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> ConsentFormVersionPage:
+    """Withdraw a version: it stops being effective everywhere now, and can never take effect again."""
+    if not permissions.can_manage_trial(actor, trial_of(version)):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValidationError(_("Say why the version is withdrawn."))
+    version = ConsentFormVersionPage.objects.select_for_update().get(pk=version.pk)
+    if version.withdrawn_at is not None:
+        raise ValidationError(_("This version has already been withdrawn."))
+    now = timezone.now()
+    ended = []
+    for period in FormEffectivity.objects.select_for_update().filter(version=version, effective_until__isnull=True):
+        period.effective_until = max(now, period.effective_from + timedelta(seconds=1))
+        period.save(update_fields=["effective_until"])
+        ended.append(period.site.code)
+    ConsentFormVersionPage.objects.filter(pk=version.pk).update(withdrawn_at=now, withdrawal_reason=reason)
+    version.refresh_from_db()
+    audit.record(actor=actor, action="consentform.withdrawn", obj=version, reason=reason,
+                 changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended]})
+    return version

@@ -1,0 +1,76 @@
+from django.http import FileResponse, Http404
+from django.template.response import TemplateResponse
+
+from regulatory import permissions
+from regulatory.models import TrialPage
+from regulatory.selectors import site_for_user
+
+from . import masters, selectors
+from .models import ConsentFormVersionPage
+from .pki import SigningUnavailable
+
+
+def _site(request, trial: TrialPage, code: str):
+    site = site_for_user(user=request.user, trial=trial, code=code)
+    if site is None:
+        raise Http404
+    return site
+
+
+def _pdf_response(master, filename: str) -> FileResponse:
+    response = FileResponse(master.file.open("rb"), content_type="application/pdf", filename=filename)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["X-Content-SHA256"] = master.sha256
+    return response
+
+
+def current_forms(request, *, trial: TrialPage, code: str):
+    """The site's effective consent forms, one per kind and language, each with its Print button."""
+    site = _site(request, trial, code)
+    periods = selectors.current_forms(site=site)
+    return TemplateResponse(request, "consent/current_forms.html", {
+        "page": trial, "trial": trial, "site": site,
+        "rows": [(p, selectors.approval_reference(p.version)) for p in periods],
+        "trial_wide": permissions.can_read_trial_wide(request.user, trial),
+    })
+
+
+def print_current(request, *, trial: TrialPage, code: str, version_id: int):
+    """A form as printed at a site: only its effective version, through every URL (else 404)."""
+    site = _site(request, trial, code)
+    version = ConsentFormVersionPage.objects.filter(pk=version_id).first()
+    if version is None or not selectors.is_current_at(version=version, site=site):
+        raise Http404
+    return _signed(request, versions=[version], site=site, trial=trial,
+                   filename=f"{trial.nct_number}-{site.code}-{version.kind}-{version.language}-v{version.version_number}.pdf")
+
+
+def print_bulk(request, *, trial: TrialPage, code: str):
+    site = _site(request, trial, code)
+    versions = [period.version for period in selectors.current_forms(site=site)]
+    if not versions:
+        raise Http404
+    return _signed(request, versions=versions, site=site, trial=trial,
+                   filename=f"{trial.nct_number}-{site.code}-formulaires-en-vigueur.pdf")
+
+
+def version_pdf(request, *, version: ConsentFormVersionPage):
+    """Any version, for trial-wide readers (sponsor, QA, inspectors): marked unless effective somewhere."""
+    trial = TrialPage.objects.ancestor_of(version).get()
+    if not permissions.can_read_trial_wide(request.user, trial):
+        raise Http404
+    filename = f"{trial.nct_number}-{version.kind}-{version.language}-v{version.version_number}.pdf"
+    if selectors.status(version) in ("draft", "submitted", "withdrawn"):
+        pdf = masters.render([version], site=None, trial=trial)  # never a signed master: not approved text
+        response = FileResponse(iter([pdf]), content_type="application/pdf", filename=filename)
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        return response
+    return _signed(request, versions=[version], site=None, trial=trial, filename=filename)
+
+
+def _signed(request, *, versions, site, trial, filename):
+    try:
+        master = masters.signed_master(versions=versions, site=site, trial=trial, actor=request.user)
+    except SigningUnavailable as error:
+        return TemplateResponse(request, "consent/signing_unavailable.html", {"error": error}, status=503)
+    return _pdf_response(master, filename)
