@@ -172,9 +172,14 @@ class _FormStart(Flowable):
         self.canv.form_index = self.index
 
 
+def _style(*commands) -> TableStyle:
+    """Every table cell in the embedded font: a bare string cell would otherwise use unembedded Helvetica."""
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
+
+
 def _tick_line(text: str) -> Table:
     table = Table([[TickBox(), Paragraph(text, STYLES["body"])]], colWidths=[7 * mm, None])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    table.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("TOPPADDING", (0, 0), (0, 0), 2)]))
     return table
 
@@ -200,21 +205,21 @@ def _block_flowables(block: dict) -> list:
         style = [("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]
         if value.get("first_row_is_header"):
             style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")))
-        table.setStyle(TableStyle(style))
+        table.setStyle(_style(*style))
         return [table, Spacer(1, 4)]
     if kind == "consent_statement":
         statement = _text(value["text"]) + (" <b>*</b>" if value.get("mandatory") else "")
         choices = Table([[TickBox(), Paragraph(_text(value["accept_label"]), STYLES["body"]),
                           TickBox(), Paragraph(_text(value["refuse_label"]), STYLES["body"])]],
                         colWidths=[7 * mm, 70 * mm, 7 * mm, None])
-        choices.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+        choices.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
         return [KeepTogether([Paragraph(statement, STYLES["body"]), choices, Spacer(1, 4)])]
     if kind == "checkbox":
         return [_tick_line(_text(value["text"]))]
     if kind == "fill_in":
         table = Table([[Paragraph(_text(value["label"]), STYLES["body"]), ""]], colWidths=[60 * mm, None],
                       rowHeights=[9 * mm])
-        table.setStyle(TableStyle([("LINEBELOW", (1, 0), (1, 0), 0.6, colors.black),
+        table.setStyle(_style(*[("LINEBELOW", (1, 0), (1, 0), 0.6, colors.black),
                                    ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
         return [table]
     if kind == "signature":
@@ -222,7 +227,7 @@ def _block_flowables(block: dict) -> list:
         rows = [[label, ""], ["Nom et prénom", ""], ["Date (jj/mm/aaaa)", ""], ["Heure (hh:mm)", ""],
                 ["Signature", ""]]
         table = Table(rows, colWidths=[45 * mm, None], rowHeights=[None, 9 * mm, 9 * mm, 9 * mm, 22 * mm])
-        table.setStyle(TableStyle([
+        table.setStyle(_style(*[
             ("SPAN", (0, 0), (1, 0)), ("FONTNAME", (0, 1), (0, -1), FONT), ("FONTSIZE", (0, 1), (0, -1), 9),
             ("BOX", (1, 1), (1, -1), 0.8, colors.black), ("INNERGRID", (1, 1), (1, -1), 0.5, colors.grey),
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
@@ -298,6 +303,10 @@ def _draw_page_chrome(canvas: Canvas, header: TrialHeader, form: FormToPrint, pa
     canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom + 3, f"page {page} / {pages}")
     canvas.drawString(MARGIN, bottom - 6, f"Empreinte du contenu : {form.content_hash[:16]}")
     if form.watermark:
+        canvas.setFillColor(colors.Color(0.7, 0.05, 0.05))
+        canvas.setFont(FONT_BOLD, 8)
+        canvas.drawCentredString(PAGE_WIDTH / 2, top - 24,
+                                 f"{form.watermark} — ne pas utiliser pour recueillir un consentement")
         canvas.setFillColor(colors.Color(0.75, 0.1, 0.1, alpha=0.18))
         canvas.setFont(FONT_BOLD, 64 if len(form.watermark) < 12 else 46)
         canvas.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
