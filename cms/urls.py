@@ -10,6 +10,7 @@ from cms.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("regulatory.urls")),
+    path("", include("consent.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", include(wagtailadmin_urls)),

@@ -100,3 +100,10 @@ class ConsentBodyBlock(blocks.StreamBlock):
 
     class Meta:
         label = _("Form content")
+
+
+def neutral(stream_value) -> list[dict]:
+    """A StreamField value in the neutral block format: {"type", "value"} with plain lists and strings
+    (Wagtail's own stored form wraps list items in {"type", "value", "id"} dicts and carries block ids)."""
+    representation = stream_value.stream_block.get_api_representation(stream_value)
+    return [{"type": block["type"], "value": block["value"]} for block in representation]

@@ -13,6 +13,7 @@ from regulatory import audit
 from regulatory.models import InvestigationalSite, TrialPage
 
 from . import selectors
+from .blocks import neutral
 from .models import ConsentFormVersionPage, SignedMaster
 from .pdf import FormToPrint, TrialHeader, render_forms
 from .pki import load_identity
@@ -30,8 +31,8 @@ def form_to_print(version: ConsentFormVersionPage, *, watermark: str) -> FormToP
     return FormToPrint(
         title=version.title, kind=version.kind, kind_label=kind_label, version_number=version.version_number,
         version_date=f"{version.version_date:%d/%m/%Y}", approval_reference=selectors.approval_reference(version),
-        content_hash=version.content_hash, information=version.information.get_prep_value(),
-        consent=version.consent.get_prep_value(), watermark=watermark,
+        content_hash=version.content_hash, information=neutral(version.information),
+        consent=neutral(version.consent), watermark=watermark,
     )
 
 

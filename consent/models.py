@@ -18,7 +18,7 @@ from wagtail.search import index
 
 from regulatory.models import ConsentKind
 
-from .blocks import ConsentBodyBlock
+from .blocks import ConsentBodyBlock, neutral
 
 version_validator = RegexValidator(r"^\d{1,3}\.\d{1,3}$", _("A version number looks like 2.0."))
 
@@ -117,20 +117,14 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
     def canonical_content(self) -> dict:
         return {
             "kind": self.kind, "language": self.language, "version": self.version_number,
-            "date": self.version_date.isoformat(), "information": self.information.get_prep_value(),
-            "consent": self.consent.get_prep_value(),
+            "date": self.version_date.isoformat(), "information": neutral(self.information),
+            "consent": neutral(self.consent),
         }
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the version's content, block ids excluded: the same text always gives the same hash."""
-        def strip_ids(blocks):
-            return [{"type": b["type"], "value": b["value"]} for b in blocks]
-
-        content = self.canonical_content()
-        content["information"] = strip_ids(content["information"])
-        content["consent"] = strip_ids(content["consent"])
-        raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        raw = json.dumps(self.canonical_content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def clean(self):

@@ -281,6 +281,15 @@ def _canvas_class(forms: list[FormToPrint], header: TrialHeader):
     return FormCanvas
 
 
+def _fit(text: str, width: float, size: float) -> str:
+    """Shorten a footer line to its width rather than letting it run into its neighbour."""
+    if pdfmetrics.stringWidth(text, FONT, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", FONT, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
 def _draw_page_chrome(canvas: Canvas, header: TrialHeader, form: FormToPrint, page: int, pages: int) -> None:
     canvas.saveState()
     top = PAGE_HEIGHT - 10 * mm
@@ -294,14 +303,16 @@ def _draw_page_chrome(canvas: Canvas, header: TrialHeader, form: FormToPrint, pa
     canvas.setLineWidth(0.4)
     canvas.line(MARGIN, top - 14, PAGE_WIDTH - MARGIN, top - 14)
 
-    bottom = 9 * mm
-    canvas.line(MARGIN, bottom + 12, PAGE_WIDTH - MARGIN, bottom + 12)
+    bottom = 8 * mm
+    canvas.line(MARGIN, bottom + 17, PAGE_WIDTH - MARGIN, bottom + 17)
     canvas.setFont(FONT, 7.5)
-    canvas.drawString(MARGIN, bottom + 3,
-                      f"{form.kind_label} — Version {form.version_number} du {form.version_date}"
-                      + (f" — {form.approval_reference}" if form.approval_reference else ""))
-    canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom + 3, f"page {page} / {pages}")
-    canvas.drawString(MARGIN, bottom - 6, f"Empreinte du contenu : {form.content_hash[:16]}")
+    right_width = 42 * mm
+    left_width = PAGE_WIDTH - 2 * MARGIN - right_width
+    canvas.drawString(MARGIN, bottom + 8, _fit(f"{form.kind_label} — Version {form.version_number} du "
+                                               f"{form.version_date}", left_width, 7.5))
+    canvas.drawString(MARGIN, bottom, _fit(form.approval_reference or "Sans avis favorable", left_width, 7.5))
+    canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom + 8, f"page {page} / {pages}")
+    canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom, f"Empreinte {form.content_hash[:16]}")
     if form.watermark:
         canvas.setFillColor(colors.Color(0.7, 0.05, 0.05))
         canvas.setFont(FONT_BOLD, 8)

@@ -97,3 +97,28 @@ def version_row(*, version: ConsentFormVersionPage, user) -> VersionRow:
 def version_rows(*, index: ConsentFormIndexPage, user) -> list[VersionRow]:
     trial = index.get_parent().specific
     return [version_row(version=v, user=user) for v in versions_of_trial(trial=trial, user=user)]
+
+
+@dataclass
+class Recognition:
+    """What a PDF is: its signature report, and the stored document it is a byte-identical copy of (if any)."""
+
+    report: object
+    master: object | None
+
+    @property
+    def matched(self) -> bool:
+        return self.master is not None
+
+    @property
+    def valid_and_matched(self) -> bool:
+        return bool(self.report.valid) and self.matched
+
+
+def recognise_pdf(data: bytes) -> Recognition:
+    from .models import SignedMaster
+    from .verification import verify_pdf
+
+    report = verify_pdf(data)
+    master = SignedMaster.objects.filter(sha256=report.file_sha256).prefetch_related("versions").first()
+    return Recognition(report=report, master=master)

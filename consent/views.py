@@ -1,5 +1,7 @@
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from regulatory import permissions
 from regulatory.models import TrialPage
@@ -74,3 +76,22 @@ def _signed(request, *, versions, site, trial, filename):
     except SigningUnavailable as error:
         return TemplateResponse(request, "consent/signing_unavailable.html", {"error": error}, status=503)
     return _pdf_response(master, filename)
+
+
+MAX_VERIFY_BYTES = 20 * 1024 * 1024
+
+
+@login_required
+def verify(request):
+    """Upload a PDF: is it intact, who signed it and when, and which stored document is it?"""
+    context = {}
+    if request.method == "POST":
+        upload = request.FILES.get("pdf")
+        if upload is None:
+            context["error"] = _("Choose a PDF file.")
+        elif upload.size > MAX_VERIFY_BYTES:
+            context["error"] = _("This file is too large (20 MB at most).")
+        else:
+            context["recognition"] = selectors.recognise_pdf(upload.read())
+            context["filename"] = upload.name
+    return TemplateResponse(request, "consent/verify.html", context, status=400 if "error" in context else 200)

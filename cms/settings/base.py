@@ -165,3 +165,21 @@ LOGGING = {
 # One transaction per request: a write and its audit entry land together or not at all.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 WAGTAILADMIN_USER_LOGIN_FORM = "regulatory.forms.AdminLoginForm"
+
+# --- Signing (consent/signing.py) ---
+# Dev/demo PKI made by `manage.py create_signing_identity`; keep it out of git (var/ is ignored).
+TRIALDOCS_PKI_DIR = Path(os.environ.get("TRIALDOCS_PKI_DIR") or BASE_DIR / "var" / "pki")
+# Production: one PKCS#12 for every signature, unless a site has its own TRIALDOCS_SIGNING_P12_<SITECODE>
+# (password TRIALDOCS_SIGNING_P12_<SITECODE>_PASSWORD, else the shared one). Once any is set, the demo PKI is unused.
+TRIALDOCS_SIGNING_P12 = os.environ.get("TRIALDOCS_SIGNING_P12", "")
+TRIALDOCS_SIGNING_P12_PASSWORD = os.environ.get("TRIALDOCS_SIGNING_P12_PASSWORD", "")
+for _name, _value in os.environ.items():
+    if _name.startswith("TRIALDOCS_SIGNING_P12_") and _name != "TRIALDOCS_SIGNING_P12_PASSWORD":
+        globals()[_name] = _value
+# Trust anchors (PEM files, separated by os.pathsep) accepted when verifying, beyond self-signed roots in the P12s.
+TRIALDOCS_TRUST_ROOTS = [p for p in os.environ.get("TRIALDOCS_TRUST_ROOTS", "").split(os.pathsep) if p]
+# RFC 3161 timestamping authority: set, signatures are PAdES B-LT (timestamp + validation data); unset, B-B.
+TRIALDOCS_TSA_URL = os.environ.get("TRIALDOCS_TSA_URL", "")
+# True refuses to sign with the demo PKI (production.py may set it once real certificates are provisioned).
+TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = os.environ.get("TRIALDOCS_SIGNING_REFUSE_DEMO_PKI", "") == "1"
+# --- end Signing ---

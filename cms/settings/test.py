@@ -14,3 +14,14 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Signing (consent/signing.py) ---
+# The demo PKI of a test run lives in a throwaway folder, never in var/pki of the working tree.
+TRIALDOCS_PKI_DIR = Path(tempfile.mkdtemp(prefix="trialdocs-test-pki-"))
+# Tests never pick up production certificates or a network timestamping authority from the environment.
+for _name in [n for n in globals() if n.startswith("TRIALDOCS_SIGNING_P12")]:
+    globals()[_name] = ""
+TRIALDOCS_TSA_URL = ""
+TRIALDOCS_TRUST_ROOTS = []
+TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = False
+# --- end Signing ---

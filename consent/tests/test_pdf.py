@@ -43,7 +43,7 @@ def test_every_page_carries_the_version_footer_with_accents_intact(tmp_path):
         assert "Consentement du patient — Version 2.0 du 01/03/2026" in page
         assert "Avis favorable CPP REF-1 du 02/04/2026" in page
         assert f"page {number} / {len(pages)}" in page
-        assert "0123456789abcdef" in page
+        assert "Empreinte 0123456789abcdef" in page
         assert "NCT07063680" in page and "Centre Hospitalier Universitaire Dijon" in page
     body = "\n".join(pages)
     for text in ("Pourquoi cette étude ?", "≥ 0,25 µg/kg/min", "œdème", "Ça, à J30", "J'accepte"):

@@ -147,13 +147,13 @@ class TrialPage(RoutablePageMixin, Page):
 
         return views.current_forms(request, trial=self, code=code)
 
-    @path("sites/<str:code>/consent-forms/all.pdf", name="print_bulk")
+    @path("sites/<str:code>/consent-forms/all/pdf/", name="print_bulk")
     def print_bulk(self, request, code):
         from consent import views
 
         return views.print_bulk(request, trial=self, code=code)
 
-    @path("sites/<str:code>/consent-forms/<int:version_id>.pdf", name="print_current")
+    @path("sites/<str:code>/consent-forms/<int:version_id>/pdf/", name="print_current")
     def print_current(self, request, code, version_id):
         from consent import views
 

@@ -1,0 +1,194 @@
+"""Printing consent forms through the real stack: who may print what, signed masters, and verification."""
+
+import datetime
+import io
+import shutil
+import subprocess
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from consent import services
+from consent.models import SignedMaster
+from consent.pki import ensure_identities
+from consent.tests.factories import make_form
+
+
+@pytest.fixture
+def pki(world):
+    ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
+
+
+@pytest.fixture
+def forms(world, pki):
+    """Patient v1.0 superseded by v2.0 at both sites; a LIL-only surrogate form; a draft."""
+    start = timezone.now() - datetime.timedelta(days=60)
+    v1 = make_form(trial=world.trial, number="1.0")
+    v2 = make_form(trial=world.trial, number="2.0")
+    local = make_form(trial=world.trial, kind="surrogate", number="1.1", sites=[world.site_b])
+    draft = make_form(trial=world.trial, number="3.0", publish=False, approved=False)
+    services.form_make_effective(actor=world.sponsor, version=v1, sites=[world.site_a, world.site_b],
+                                 effective_from=start)
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a, world.site_b],
+                                 effective_from=start + datetime.timedelta(days=10))
+    services.form_make_effective(actor=world.sponsor, version=local, sites=[world.site_b], effective_from=start)
+    return type("Forms", (), {"v1": v1, "v2": v2, "local": local, "draft": draft})
+
+
+def site_url(code, tail=""):
+    return f"/nct07063680/sites/{code}/consent-forms/{tail}"
+
+
+def test_current_forms_page_lists_only_the_sites_effective_versions(world, forms, as_user):
+    body = as_user(world.coordinator_b).get(site_url("lil")).content.decode()
+    assert f"/{forms.v2.pk}/pdf/" in body and f"/{forms.local.pk}/pdf/" in body
+    assert f"/{forms.v1.pk}/pdf/" not in body and f"/{forms.draft.pk}/pdf/" not in body
+    body = as_user(world.coordinator_a).get(site_url("dij")).content.decode()
+    assert f"/{forms.local.pk}/pdf/" not in body and f"/{forms.v2.pk}/pdf/" in body
+
+
+def test_site_staff_print_the_effective_version_as_a_signed_master(world, forms, as_user):
+    response = as_user(world.coordinator_a).get(site_url("dij", f"{forms.v2.pk}/pdf/"))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    pdf = b"".join(response.streaming_content)
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf
+    master = SignedMaster.objects.get()
+    assert response["X-Content-SHA256"] == master.sha256
+
+
+@pytest.mark.parametrize("which", ["v1", "draft", "local"])
+def test_site_staff_never_print_a_superseded_draft_or_foreign_version(world, forms, as_user, which):
+    client = as_user(world.coordinator_a)
+    assert client.get(site_url("dij", f"{getattr(forms, which).pk}/pdf/")).status_code == 404
+    assert not SignedMaster.objects.exists()
+
+
+def test_site_staff_never_print_for_another_site(world, forms, as_user):
+    client = as_user(world.coordinator_a)
+    assert client.get(site_url("lil")).status_code == 404
+    assert client.get(site_url("lil", f"{forms.local.pk}/pdf/")).status_code == 404
+    assert client.get(site_url("lil", "all/pdf/")).status_code == 404
+
+
+@pytest.mark.parametrize("which", ["v1", "v2", "draft"])
+def test_site_staff_cannot_open_version_pages(world, forms, as_user, which):
+    version = getattr(forms, which)
+    client = as_user(world.coordinator_a)
+    assert client.get(f"/nct07063680/consent-forms/{version.slug}/").status_code == 404
+    assert client.get(f"/nct07063680/consent-forms/{version.slug}/pdf/").status_code == 404
+
+
+def test_printing_twice_hands_out_the_same_stored_master(world, forms, as_user):
+    client = as_user(world.coordinator_a)
+    first = b"".join(client.get(site_url("dij", f"{forms.v2.pk}/pdf/")).streaming_content)
+    second = b"".join(client.get(site_url("dij", f"{forms.v2.pk}/pdf/")).streaming_content)
+    assert first == second and SignedMaster.objects.count() == 1
+
+
+def test_bulk_print_holds_every_current_form_of_the_site(world, forms, as_user):
+    response = as_user(world.coordinator_b).get(site_url("lil", "all/pdf/"))
+    assert response.status_code == 200
+    master = SignedMaster.objects.get()
+    assert {v.pk for v in master.versions.all()} == {forms.v2.pk, forms.local.pk}
+
+
+@pytest.mark.parametrize("persona", ["sponsor", "inspector", "qa"])
+def test_trial_wide_readers_open_every_version_marked_when_not_current(world, forms, as_user, persona):
+    client = as_user(getattr(world, persona))
+    superseded = client.get(f"/nct07063680/consent-forms/{forms.v1.slug}/pdf/")
+    assert superseded.status_code == 200
+    assert SignedMaster.objects.get(versions=forms.v1).watermark == "VERSION REMPLACÉE"
+    assert client.get(f"/nct07063680/consent-forms/{forms.draft.slug}/pdf/").status_code == 404  # not live
+    draft = client.get(f"/admin/consent/versions/{forms.draft.pk}/pdf/")
+    if persona == "inspector":
+        assert draft.status_code == 302  # no administration for inspectors
+    else:
+        assert draft.status_code == 200 and b"/ByteRange" not in b"".join(draft.streaming_content)
+
+
+def test_signing_unavailable_prints_nothing(world, forms, as_user, settings, tmp_path):
+    settings.TRIALDOCS_PKI_DIR = tmp_path / "empty"
+    response = as_user(world.coordinator_a).get(site_url("dij", f"{forms.v2.pk}/pdf/"))
+    assert response.status_code == 503
+    assert not SignedMaster.objects.exists()
+
+
+@pytest.fixture
+def master_pdf(world, forms, as_user, tmp_path):
+    response = as_user(world.coordinator_a).get(site_url("dij", f"{forms.v2.pk}/pdf/"))
+    path = tmp_path / "master.pdf"
+    path.write_bytes(b"".join(response.streaming_content))
+    return path
+
+
+def verify(path) -> tuple[bool, str]:
+    out = io.StringIO()
+    try:
+        call_command("verify_pdf", str(path), stdout=out)
+        return True, out.getvalue()
+    except CommandError as error:
+        return False, out.getvalue() + str(error)
+
+
+def test_verify_pdf_accepts_the_stored_master(master_pdf):
+    ok, out = verify(master_pdf)
+    assert ok and "VERIFIED" in out and "signed master of" in out
+
+
+def tampered_copies(path, tmp_path):
+    data = path.read_bytes()
+    one_byte = bytearray(data)
+    one_byte[len(data) // 3] ^= 0x01
+    start = data.index(b"/Contents <") + 20
+    in_signature = bytearray(data)
+    in_signature[start] = ord("0") if in_signature[start] != ord("0") else ord("1")
+    appended = data + b"\n1 0 obj\n<< /Type /Annot >>\nendobj\nstartxref\n0\n%%EOF\n"
+    stripped = data.replace(b"/ByteRange", b"/ByteRangX")
+    copies = {"one-byte": bytes(one_byte), "signature-byte": bytes(in_signature), "appended": appended,
+              "stripped": stripped, "truncated": data[: len(data) // 2]}
+    paths = {}
+    for name, content in copies.items():
+        paths[name] = tmp_path / f"{name}.pdf"
+        paths[name].write_bytes(content)
+    return paths
+
+
+def test_verify_pdf_rejects_every_tampered_copy(master_pdf, tmp_path):
+    for name, path in tampered_copies(master_pdf, tmp_path).items():
+        ok, out = verify(path)
+        assert not ok, name
+
+
+def test_verify_pdf_rejects_a_valid_signature_on_an_unknown_document(master_pdf):
+    SignedMaster.objects.all().delete()
+    ok, out = verify(master_pdf)
+    assert not ok and "no stored document" in out
+
+
+@pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils is installed by .ci/run")
+def test_pdfsig_agrees(master_pdf, tmp_path):
+    valid = subprocess.run(["pdfsig", str(master_pdf)], capture_output=True, text=True).stdout
+    assert "Signature is Valid." in valid
+    altered = tampered_copies(master_pdf, tmp_path)["one-byte"]
+    assert "Signature is Valid." not in subprocess.run(["pdfsig", str(altered)], capture_output=True, text=True).stdout
+
+
+def test_verification_page(world, master_pdf, as_user, tmp_path):
+    from django.test import Client
+
+    assert Client().get("/verify/").status_code == 302
+    page = as_user(world.inspector)
+    with master_pdf.open("rb") as handle:
+        body = page.post("/verify/", {"pdf": handle}).content.decode()
+    assert "✔" in body
+    with tampered_copies(master_pdf, tmp_path)["one-byte"].open("rb") as handle:
+        body = page.post("/verify/", {"pdf": handle}).content.decode()
+    assert "✘" in body
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"not a pdf at all")
+    with garbage.open("rb") as handle:
+        response = page.post("/verify/", {"pdf": handle})
+    assert response.status_code == 200 and "✘" in response.content.decode()
+    assert page.post("/verify/", {}).status_code == 400

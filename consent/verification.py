@@ -1,0 +1,314 @@
+"""Check a signed PDF: is it the very document that was signed, by whom, when, and do we trust the signer?
+
+Used before a signed record is accepted, filed in the TMF or shown to an inspector. The answer is a
+`SignatureReport`; bad input (garbage, unsigned, truncated, altered) gives `valid=False` and the reasons in
+`problems`, never an exception.
+
+Rules beyond pyHanko's own checks, because a record must not change by a single byte after signing:
+- the last signature covers the whole file; the only later revision accepted is PAdES validation data
+  (B-LT: certificates and CRLs in the DSS, or a document timestamp), which changes nothing in the document;
+- the unsigned gap of each signature holds exactly the hexadecimal CMS container followed by zero padding,
+  in one letter case, so that no byte outside the signed ranges can be altered unnoticed;
+- nothing follows the last %%EOF but an end of line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+
+from asn1crypto import cms
+from asn1crypto import parser as asn1_parser
+from cryptography import x509 as crypto_x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+from pyhanko.sign.validation import (
+    EmbeddedPdfSignature,
+    SignatureCoverageLevel,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko_certvalidator import ValidationContext
+
+from consent import pki
+from consent.signing import run_coroutine_sync
+
+logger = logging.getLogger(__name__)
+
+_HEX_GAP = re.compile(rb"^<([0-9a-fA-F]*)>$")
+_EOF_TAIL = re.compile(rb"%%EOF(\r\n|\r|\n)?$")
+_DIGESTS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"}
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """What `verify_pdf` found. `valid` is the one answer to act on; the rest explains it."""
+
+    valid: bool
+    intact: bool
+    trusted: bool
+    covers_whole_file: bool
+    modified_after_signing: bool
+    certified: bool
+    signer_name: str
+    signed_at: dt.datetime | None
+    reason: str
+    field_name: str
+    signed_revision_sha256: str
+    file_sha256: str
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_pdf(pdf_bytes: bytes) -> SignatureReport:
+    """Verify the last signature of a PDF against our trust roots and CRLs, offline.
+
+    `valid` means: cryptographically intact, the signer's chain leads to one of `pki.trust_roots()` (not
+    revoked per `pki.crls()`), the signature covers the whole file and nothing was added after it except
+    PAdES validation data. Earlier signatures, if any, must be intact and trusted as well.
+    Safe inside a running event loop; async code should prefer `async_verify_pdf`.
+    """
+    return run_coroutine_sync(lambda: async_verify_pdf(pdf_bytes))
+
+
+async def async_verify_pdf(pdf_bytes: bytes) -> SignatureReport:
+    """The coroutine behind `verify_pdf`."""
+    data = bytes(pdf_bytes) if isinstance(pdf_bytes, bytes | bytearray | memoryview) else b""
+    file_sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        return await _verify(data, file_sha256)
+    except Exception as exc:  # a verifier must answer "not valid", whatever the file does to the parser
+        logger.info("PDF signature verification failed on malformed input", exc_info=True)
+        return _failure(file_sha256, f"Le fichier n'a pas pu être vérifié ({type(exc).__name__}) : il est "
+                                     "probablement endommagé ou tronqué.")
+
+
+async def _verify(data: bytes, file_sha256: str) -> SignatureReport:
+    if not data:
+        return _failure(file_sha256, "Le fichier est vide.")
+    if not data.startswith(b"%PDF-"):
+        return _failure(file_sha256, "Ce fichier n'est pas un PDF (en-tête %PDF- absent).")
+    try:
+        reader = PdfFileReader(io.BytesIO(data))
+        signatures = reader.embedded_signatures
+    except Exception:  # any parser failure means the same thing here
+        logger.info("Unreadable PDF", exc_info=True)
+        return _failure(file_sha256, "Le PDF est illisible ou tronqué : sa structure ne peut pas être lue.")
+    regular = [sig for sig in signatures if sig.sig_object_type == "/Sig"]
+    if not regular:
+        return _failure(file_sha256, "Aucune signature électronique dans ce document.")
+
+    problems: list[str] = []
+    if not _EOF_TAIL.search(data[-64:]):
+        problems.append("Des octets suivent la fin du fichier (%%EOF) : le fichier a été modifié après signature.")
+
+    anchors = pki.trust_roots()
+    validation_context = ValidationContext(trust_roots=anchors, crls=pki.crls(), allow_fetching=False)
+    try:
+        statuses = {}
+        for signature in signatures:
+            problems.extend(_container_problems(data, signature, anchors))
+            if signature.sig_object_type == "/Sig":
+                statuses[id(signature)] = await async_validate_pdf_signature(
+                    signature, signer_validation_context=validation_context
+                )
+            else:
+                statuses[id(signature)] = await async_validate_pdf_timestamp(
+                    signature, validation_context=validation_context
+                )
+    finally:
+        await validation_context.aclose()
+
+    last = regular[-1]
+    status = statuses[id(last)]
+    coverage = status.coverage
+    covers_whole_file = coverage == SignatureCoverageLevel.ENTIRE_FILE
+    modified = not (covers_whole_file or _only_validation_data_after(status))
+    intact = bool(status.intact and status.valid)
+    trusted = bool(status.trusted)
+
+    problems.extend(_status_problems(status, intact=intact, trusted=trusted))
+    if coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        problems.append("La signature ne couvre pas le document entier (plage d'octets signée non standard).")
+    elif modified:
+        problems.append("Le document a été modifié après la signature (révision ajoutée au fichier signé).")
+    for earlier in signatures:
+        if earlier is last:
+            continue
+        problems.extend(
+            f"Signature antérieure « {earlier.field_name} » : {problem}"
+            for problem in _earlier_problems(statuses[id(earlier)])
+        )
+
+    timestamp = status.timestamp_validity
+    signed_at = timestamp.timestamp if timestamp is not None else status.signer_reported_dt
+    valid = not problems and intact and trusted and not modified
+    return SignatureReport(
+        valid=valid,
+        intact=intact,
+        trusted=trusted,
+        covers_whole_file=covers_whole_file,
+        modified_after_signing=modified,
+        certified=_is_certification(reader, last),
+        signer_name=_signer_name(last),
+        signed_at=signed_at.astimezone(dt.UTC) if signed_at is not None else None,
+        reason=str(last.sig_object.get("/Reason", "")),
+        field_name=str(last.field_name or ""),
+        signed_revision_sha256=last.compute_digest("sha256").hex(),
+        file_sha256=file_sha256,
+        problems=problems,
+    )
+
+
+def _failure(file_sha256: str, problem: str) -> SignatureReport:
+    return SignatureReport(
+        valid=False, intact=False, trusted=False, covers_whole_file=False, modified_after_signing=False,
+        certified=False, signer_name="", signed_at=None, reason="", field_name="", signed_revision_sha256="",
+        file_sha256=file_sha256, problems=[problem],
+    )
+
+
+def _only_validation_data_after(status) -> bool:
+    """True when the revisions after the signed one only add PAdES validation data or document timestamps."""
+    return (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and isinstance(status.diff_result, DiffResult)
+        and status.diff_result.modification_level <= ModificationLevel.LTA_UPDATES
+    )
+
+
+def _status_problems(status, *, intact: bool, trusted: bool) -> list[str]:
+    problems = []
+    if not status.intact:
+        problems.append("Le contenu signé a été modifié : son empreinte ne correspond plus à la signature.")
+    elif not status.valid:
+        problems.append("La signature cryptographique est invalide.")
+    if intact and not trusted:
+        if status.revoked:
+            problems.append("Le certificat du signataire est révoqué.")
+        else:
+            indication = status.trust_problem_indic.name if status.trust_problem_indic else "chaîne inconnue"
+            problems.append(
+                "Le certificat du signataire n'est pas reconnu par nos autorités de confiance "
+                f"({indication})."
+            )
+    timestamp = status.timestamp_validity
+    if timestamp is not None and not (timestamp.intact and timestamp.valid and timestamp.trusted):
+        problems.append("L'horodatage de la signature est invalide ou émis par une autorité non reconnue.")
+    if status.docmdp_ok is False:
+        problems.append("Les modifications faites après la signature sont interdites par le document certifié.")
+    return problems
+
+
+def _earlier_problems(status) -> list[str]:
+    problems = []
+    if not (status.intact and status.valid):
+        problems.append("son contenu signé a été modifié.")
+    elif not status.trusted:
+        problems.append("son certificat n'est pas reconnu par nos autorités de confiance.")
+    if status.docmdp_ok is False or (
+        status.coverage is not None and status.coverage < SignatureCoverageLevel.ENTIRE_REVISION
+    ):
+        problems.append("le document a été modifié d'une manière qu'elle n'autorise pas.")
+    return problems
+
+
+def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -> list[str]:
+    """Nothing in the unsigned gap of a signature may be altered, even where validation would not look.
+
+    The gap must hold the hexadecimal CMS container, in one letter case, then zero padding; the container must
+    be canonical DER with coherent versions and digest algorithms; every certificate it carries (and its
+    timestamp token carries) must be the very certificate its issuer signed, or byte for byte our trust anchor.
+    """
+    byte_range = [int(n) for n in signature.byte_range]
+    prefix = f"Signature « {signature.field_name} » : "
+    if len(byte_range) != 4 or byte_range[0] != 0 or byte_range[2] < byte_range[1]:
+        return [prefix + "plage d'octets signée non standard."]
+    match = _HEX_GAP.match(data[byte_range[1]:byte_range[2]])
+    if match is None:
+        return [prefix + "la zone de la signature a été altérée (caractères inattendus)."]
+    digits = match.group(1)
+    if digits not in (digits.lower(), digits.upper()):
+        return [prefix + "la zone de la signature a été altérée (casse mélangée)."]
+    contents = bytes.fromhex(digits.decode("ascii"))
+    _, _, _, header, body, trailer = asn1_parser.parse(contents)
+    used = len(header) + len(body) + len(trailer)
+    if any(contents[used:]):
+        return [prefix + "des octets ont été ajoutés après le conteneur de signature."]
+    container = cms.ContentInfo.load(contents[:used])
+    container.native  # parse every level, so that the re-encoding below is complete  # noqa: B018
+    if container.dump(force=True) != contents[:used] or not _coherent(container["content"]):
+        return [prefix + "le conteneur de signature a été altéré (encodage incohérent)."]
+    if not _carried_certificates_genuine(signature, anchors):
+        return [prefix + "un certificat joint à la signature a été altéré ou son émetteur est inconnu."]
+    return []
+
+
+def _coherent(signed_data) -> bool:
+    signer_infos = signed_data["signer_infos"]
+    if signed_data["version"].native not in ("v1", "v3") or len(signer_infos) != 1:
+        return False
+    signer_info = signer_infos[0]
+    expected_version = "v1" if signer_info["sid"].name == "issuer_and_serial_number" else "v3"
+    digests = [algorithm["algorithm"].native for algorithm in signed_data["digest_algorithms"]]
+    return (
+        signer_info["version"].native == expected_version
+        and signer_info["digest_algorithm"]["algorithm"].native in digests
+        and all(name in _DIGESTS for name in digests)
+        and all(algorithm["parameters"].native is None for algorithm in signed_data["digest_algorithms"])
+    )
+
+
+def _carried_certificates_genuine(signature: EmbeddedPdfSignature, anchors) -> bool:
+    """Validation builds the path from our copy of the root, so an altered carried copy would go unnoticed."""
+    carried = list(_carried_certificates(signature.signed_data))
+    for attribute in signature.signer_info["unsigned_attrs"] or []:
+        if attribute["type"].native == "signature_time_stamp_token":
+            for token in attribute["values"]:
+                carried.extend(_carried_certificates(token["content"]))
+    roots = [crypto_x509.load_der_x509_certificate(anchor.dump()) for anchor in anchors]
+    for certificate in carried:
+        twin = [root for root in roots if root.subject == certificate.subject
+                and root.public_key() == certificate.public_key()]
+        if twin:
+            if certificate not in twin:
+                return False
+            continue
+        issuers = [candidate for candidate in (*carried, *roots) if candidate.subject == certificate.issuer]
+        if not any(_issued_by(certificate, issuer) for issuer in issuers):
+            return False
+    return True
+
+
+def _carried_certificates(signed_data):
+    for choice in signed_data["certificates"] or []:
+        if choice.name == "certificate":
+            yield crypto_x509.load_der_x509_certificate(choice.chosen.dump())
+
+
+def _issued_by(certificate, issuer) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _is_certification(reader: PdfFileReader, signature: EmbeddedPdfSignature) -> bool:
+    """Certification (DocMDP) signature: the one the catalogue's /Perms /DocMDP points to."""
+    try:
+        certification = reader.root["/Perms"].raw_get("/DocMDP")
+        value = signature.sig_field.raw_get("/V")
+    except KeyError:
+        return False
+    certification_ref = getattr(certification, "reference", None)
+    return certification_ref is not None and certification_ref == getattr(value, "reference", None)
+
+
+def _signer_name(signature: EmbeddedPdfSignature) -> str:
+    subject = signature.signer_cert.subject
+    return str(subject.native.get("common_name") or subject.human_friendly)
