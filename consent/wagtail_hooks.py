@@ -18,7 +18,8 @@ def consent_admin_urls():
 
 class TrialWideMenuItem(MenuItem):
     def is_shown(self, request):
-        return any(permissions.can_read_trial_wide(request.user, t) for t in permissions.trials_accessible(request.user))
+        user = request.user
+        return any(permissions.can_read_trial_wide(user, t) for t in permissions.trials_accessible(user))
 
 
 @hooks.register("register_admin_menu_item")

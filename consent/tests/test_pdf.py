@@ -10,7 +10,8 @@ from consent.pdf import FormToPrint, TrialHeader, render_forms
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is installed by .ci/run")
 
-HEADER = TrialHeader(short_name="NCT07063680", nct_number="NCT07063680", sponsor="Centre Hospitalier Universitaire Dijon",
+HEADER = TrialHeader(short_name="NCT07063680", nct_number="NCT07063680",
+                     sponsor="Centre Hospitalier Universitaire Dijon",
                      title="Efficacy of Early Argipressin in the Management of Intensive Care Patients With "
                            "Norepinephrine-refractory Vasoplegic Shock")
 LONG_INFORMATION = [

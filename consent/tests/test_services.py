@@ -66,8 +66,9 @@ def test_exactly_one_version_per_site_kind_and_language_at_every_instant(world):
     for day in range(1, 28):
         for site in (world.site_a, world.site_b):
             for language in ("fr", "en"):
+                moment = at(day)
                 periods = [p for p in FormEffectivity.objects.filter(site=site, kind="patient", language=language)
-                           if p.effective_from <= at(day) and (p.effective_until is None or p.effective_until > at(day))]
+                           if p.effective_from <= moment and (p.effective_until is None or p.effective_until > moment)]
                 assert len(periods) <= 1
     assert len(selectors.current_forms(site=world.site_a, at=at(25))) == 2
 
