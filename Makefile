@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py create_signing_identity
 	$(PY) manage.py runserver $(DEMO_ADDR)
 
 test: install

@@ -80,6 +80,7 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
 
     parent_page_types = ["consent.ConsentFormIndexPage"]
     subpage_types: list[str] = []
+    published_by_review_only = True
 
     content_panels = [
         *Page.content_panels,

@@ -12,7 +12,7 @@ from wagtail.permissions import register_permission_policy
 
 from . import permissions, services
 from .forms import AdminLoginForm, InvestigationalSiteForm  # noqa: F401  (AdminLoginForm: see settings)
-from .models import InvestigationalSite, ProtocolPage, ProtocolVersionPage, TrialPage
+from .models import InvestigationalSite, TrialPage
 from .viewsets import ScopedEditView, ScopedModelViewSet
 
 register_permission_policy(InvestigationalSite, permissions.InvestigationalSitePolicy(InvestigationalSite))
@@ -97,28 +97,30 @@ hooks.register("after_edit_page", _audit_page("changed"))
 
 
 def _reviewed_only(page) -> bool:
-    """Protocol versions go live only through the sponsor's review workflow, never by a direct publish."""
-    return isinstance(page.specific if page.pk else page, ProtocolVersionPage)
+    """Versions (protocol, consent forms) go live only through the sponsor's review workflow, never by a direct
+    publish: their page class says `published_by_review_only`."""
+    return getattr(page.specific if page.pk else page, "published_by_review_only", False)
 
 
 @hooks.register("construct_page_action_menu")
 def hide_direct_publish_of_protocol_versions(menu_items, request, context):
     page, parent = context.get("page"), context.get("parent_page")
-    if (page is not None and _reviewed_only(page)) or (
-        context.get("view") == "create" and parent is not None and isinstance(parent.specific, ProtocolPage)
-    ):
+    creating_version = context.get("view") == "create" and parent is not None and any(
+        getattr(model, "published_by_review_only", False) for model in parent.specific_class.allowed_subpage_models())
+    if (page is not None and _reviewed_only(page)) or creating_version:
         menu_items[:] = [item for item in menu_items if item.name != "action-publish"]
 
 
 def _refuse_publish_request(request, back_to):
-    messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+    messages.error(request, _("A version is published by its review workflow: submit it for review."))
     return redirect(back_to)
 
 
 @hooks.register("before_create_page")
 def refuse_creating_a_published_protocol_version(request, parent_page, page_class):
     """Refused before anything is written (Wagtail would otherwise create the page already live)."""
-    if request.method == "POST" and "action-publish" in request.POST and issubclass(page_class, ProtocolVersionPage):
+    if request.method == "POST" and "action-publish" in request.POST and getattr(
+            page_class, "published_by_review_only", False):
         return _refuse_publish_request(request, request.get_full_path())
     return None
 
@@ -133,7 +135,7 @@ def refuse_publishing_a_protocol_version_from_the_editor(request, page):
 @hooks.register("before_publish_page")
 def refuse_direct_publish_of_protocol_versions(request, page):
     if _reviewed_only(page):
-        messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+        messages.error(request, _("A version is published by its review workflow: submit it for review."))
         return redirect("wagtailadmin_explore", page.get_parent().id)
     return None
 
@@ -141,7 +143,7 @@ def refuse_direct_publish_of_protocol_versions(request, page):
 @hooks.register("before_bulk_action")
 def refuse_bulk_publish_of_protocol_versions(request, action_type, objects, action_class_instance):
     if action_type == "publish" and any(_reviewed_only(page) for page in objects):
-        messages.error(request, _("A protocol version is published by its review workflow: submit it for review."))
+        messages.error(request, _("A version is published by its review workflow: submit it for review."))
         return redirect("wagtailadmin_home")
     return None
 

@@ -88,6 +88,7 @@ class ProtocolVersionPage(Page):
     parent_page_types = ["regulatory.ProtocolPage"]
     subpage_types: list[str] = []
     base_form_class = ProtocolVersionForm
+    published_by_review_only = True
 
     content_panels = [
         *Page.content_panels,
