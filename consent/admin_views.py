@@ -65,3 +65,80 @@ def version_pdf_view(request, pk: int):
     from . import views
 
     return views.version_pdf(request, version=version_or_404(request, pk))
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    trial = forms.ModelChoiceField(queryset=None, label=_("Trial"))
+    kind = forms.ChoiceField(label=_("Form"), choices=())
+    language = forms.ChoiceField(label=_("Language"), choices=())
+    version_number = forms.CharField(label=_("Version number"), required=False, max_length=7,
+                                     help_text=_("Empty: the next major version."))
+    version_date = forms.DateField(label=_("Version date"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    file = forms.FileField(label=_("Word file (.docx)"))
+    accept_tracked_changes = forms.CharField(
+        label=_("Keep tracked changes and comments, because…"), required=False, max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Only if the file still has tracked changes or comments and you accept them as they stand: "
+                    "the reason is recorded with the version. Otherwise such a file is refused."))
+
+    def __init__(self, *args, user, **kwargs):
+        from regulatory.models import ConsentKind
+
+        from .models import Language
+
+        super().__init__(*args, **kwargs)
+        self.fields["trial"].queryset = permissions.trials_managed(user).order_by("nct_number")
+        self.fields["kind"].choices = ConsentKind.choices
+        self.fields["language"].choices = Language.choices
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("This file is too large (20 MB at most)."))
+        return upload
+
+
+def import_view(request):
+    from django.contrib import messages
+    from django.core.exceptions import ValidationError
+    from django.shortcuts import redirect
+
+    from . import services
+    from .docx import DocxRefused
+
+    form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version, unmapped = services.consent_version_import(
+                actor=request.user, trial=data["trial"], data=data["file"].read(), filename=data["file"].name,
+                kind=data["kind"], language=data["language"], version_number=data["version_number"],
+                version_date=data["version_date"], accept_tracked_changes_reason=data["accept_tracked_changes"])
+        except DocxRefused as error:
+            form.add_error("file", error.reason)
+        except ValidationError as error:
+            form.add_error(None, error)
+        except PermissionDenied:
+            form.add_error("trial", _("You do not manage this trial."))
+        else:
+            messages.success(request, _("Imported as a new draft: %(version)s.") % {"version": version})
+            for note in unmapped:
+                messages.warning(request, _("Not mapped: %(note)s") % {"note": note})
+            return redirect("wagtailadmin_pages:edit", version.pk)
+    return TemplateResponse(request, "consent/admin/import.html", {
+        "form": form, "header_title": _("Import a Word consent form"), "page_title": _("Import")})
+
+
+def export_view(request, pk: int):
+    from . import services
+
+    version = version_or_404(request, pk)
+    response = HttpResponse(services.consent_version_export(version),
+                            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    response["Content-Disposition"] = (f'attachment; filename="{version.kind}-{version.language}-'
+                                       f'v{version.version_number}.docx"')
+    return response

@@ -157,3 +157,64 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     audit.record(actor=actor, action="consentform.withdrawn", obj=version, reason=reason,
                  changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended]})
     return version
+
+
+def next_version_number(*, trial: TrialPage, kind: str, language: str) -> str:
+    """The next major version of a form: 1.0 for the first, then one above the highest (2.3 → 3.0)."""
+    numbers = [v.version_key for v in ConsentFormVersionPage.objects.descendant_of(trial)
+               .filter(kind=kind, language=language)]
+    return f"{max(numbers)[0] + 1}.0" if numbers else "1.0"
+
+
+@transaction.atomic
+def consent_version_import(*, actor, trial: TrialPage, data: bytes, filename: str, kind: str, language: str,
+                           version_number: str = "", version_date=None, title: str = "",
+                           accept_tracked_changes_reason: str = "") -> tuple[ConsentFormVersionPage, list[str]]:
+    """A sponsor's Word file becomes a new draft version. Refused files (hostile, broken, or carrying tracked
+    changes or comments without an explicit, recorded acceptance) raise DocxRefused and create nothing.
+    Returns the version and the notes of what could not be mapped."""
+    import hashlib
+
+    from .docx import import_docx
+
+    if not permissions.can_manage_trial(actor, trial):
+        raise PermissionDenied
+    result = import_docx(data, allow_tracked_changes=bool(accept_tracked_changes_reason.strip()))
+    if not result.information and not result.consent:
+        from .docx import DocxRefused
+
+        raise DocxRefused(_("The document holds no text that could be imported."))
+    notes = [_("Imported from %(name)s (SHA-256 %(sha)s).") % {"name": filename[:200],
+                                                              "sha": hashlib.sha256(data).hexdigest()}]
+    counts = result.tracked_changes
+    if any(counts.values()):
+        notes.append(_("Tracked changes and comments accepted as they stand (%(ins)s insertions, %(dels)s deletions, "
+                       "%(comments)s comments): %(reason)s") % {"ins": counts.get("insertions", 0),
+                                                               "dels": counts.get("deletions", 0),
+                                                               "comments": counts.get("comments", 0),
+                                                               "reason": accept_tracked_changes_reason.strip()})
+    notes.extend(result.unmapped)
+    version = consent_version_create(
+        actor=actor, trial=trial, publish=False, kind=kind, language=language,
+        version_number=version_number or next_version_number(trial=trial, kind=kind, language=language),
+        version_date=version_date or timezone.localdate(), title=(title or result.title or filename)[:255],
+        information=result.information, consent=result.consent, import_notes="\n".join(notes))
+    return version, list(result.unmapped)
+
+
+def consent_version_export(version: ConsentFormVersionPage) -> bytes:
+    """A version as a Word file, for an ethics submission."""
+    from . import selectors
+    from .blocks import neutral
+    from .docx import export_docx
+
+    trial = trial_of(version)
+    return export_docx(
+        title=version.title,
+        subtitle=f"{trial.nct_number} — {version.get_kind_display()} — version {version.version_number} du "
+                 f"{version.version_date:%d/%m/%Y}",
+        information=neutral(version.information), consent=neutral(version.consent),
+        footer=f"{trial.nct_number} — {version.get_kind_display()} — version {version.version_number} du "
+               f"{version.version_date:%d/%m/%Y} — {selectors.approval_reference(version) or 'sans avis'} — "
+               f"empreinte {version.content_hash[:16]}",
+    )

@@ -19,7 +19,7 @@ import hashlib
 import io
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asn1crypto import cms
 from asn1crypto import parser as asn1_parser
@@ -41,7 +41,7 @@ from consent.signing import run_coroutine_sync
 logger = logging.getLogger(__name__)
 
 _HEX_GAP = re.compile(rb"^<([0-9a-fA-F]*)>$")
-_EOF_TAIL = re.compile(rb"%%EOF(\r\n|\r|\n)?$")
+_EOF_TAIL = re.compile(rb"%%EOF(\r\n|\r|\n)?\Z")
 _DIGESTS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"}
 
 
@@ -108,23 +108,25 @@ async def _verify(data: bytes, file_sha256: str) -> SignatureReport:
 
     anchors = pki.trust_roots()
     validation_context = ValidationContext(trust_roots=anchors, crls=pki.crls(), allow_fetching=False)
+    statuses = {}
     try:
-        statuses = {}
         for signature in signatures:
-            problems.extend(_container_problems(data, signature, anchors))
-            if signature.sig_object_type == "/Sig":
-                statuses[id(signature)] = await async_validate_pdf_signature(
-                    signature, signer_validation_context=validation_context
-                )
-            else:
-                statuses[id(signature)] = await async_validate_pdf_timestamp(
-                    signature, validation_context=validation_context
-                )
+            try:
+                problems.extend(_container_problems(data, signature, anchors))
+                statuses[id(signature)] = await _validate(signature, validation_context)
+            except Exception as exc:  # an altered container makes pyHanko raise any of a dozen types
+                logger.info("Unreadable signature %s", signature.field_name, exc_info=True)
+                problems.append(f"Signature « {signature.field_name} » illisible ou altérée ({_brief(exc)}).")
     finally:
         await validation_context.aclose()
 
     last = regular[-1]
-    status = statuses[id(last)]
+    status = statuses.get(id(last))
+    if status is None:
+        return replace(
+            _failure(file_sha256, problems[0]), problems=problems, field_name=str(last.field_name or ""),
+            reason=str(last.sig_object.get("/Reason", "")),
+        )
     coverage = status.coverage
     covers_whole_file = coverage == SignatureCoverageLevel.ENTIRE_FILE
     modified = not (covers_whole_file or _only_validation_data_after(status))
@@ -136,13 +138,10 @@ async def _verify(data: bytes, file_sha256: str) -> SignatureReport:
         problems.append("La signature ne couvre pas le document entier (plage d'octets signée non standard).")
     elif modified:
         problems.append("Le document a été modifié après la signature (révision ajoutée au fichier signé).")
-    for earlier in signatures:
-        if earlier is last:
-            continue
-        problems.extend(
-            f"Signature antérieure « {earlier.field_name} » : {problem}"
-            for problem in _earlier_problems(statuses[id(earlier)])
-        )
+    for other in signatures:
+        if other is not last and id(other) in statuses:
+            prefix = f"Autre signature « {other.field_name} » : "
+            problems.extend(prefix + problem for problem in _other_problems(statuses[id(other)]))
 
     timestamp = status.timestamp_validity
     signed_at = timestamp.timestamp if timestamp is not None else status.signer_reported_dt
@@ -170,6 +169,17 @@ def _failure(file_sha256: str, problem: str) -> SignatureReport:
         certified=False, signer_name="", signed_at=None, reason="", field_name="", signed_revision_sha256="",
         file_sha256=file_sha256, problems=[problem],
     )
+
+
+async def _validate(signature: EmbeddedPdfSignature, validation_context: ValidationContext):
+    if signature.sig_object_type == "/Sig":
+        return await async_validate_pdf_signature(signature, signer_validation_context=validation_context)
+    return await async_validate_pdf_timestamp(signature, validation_context=validation_context)
+
+
+def _brief(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
 
 
 def _only_validation_data_after(status) -> bool:
@@ -204,7 +214,7 @@ def _status_problems(status, *, intact: bool, trusted: bool) -> list[str]:
     return problems
 
 
-def _earlier_problems(status) -> list[str]:
+def _other_problems(status) -> list[str]:
     problems = []
     if not (status.intact and status.valid):
         problems.append("son contenu signé a été modifié.")
@@ -241,7 +251,7 @@ def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -
         return [prefix + "des octets ont été ajoutés après le conteneur de signature."]
     container = cms.ContentInfo.load(contents[:used])
     container.native  # parse every level, so that the re-encoding below is complete  # noqa: B018
-    if container.dump(force=True) != contents[:used] or not _coherent(container["content"]):
+    if not _coherent(container["content"]):
         return [prefix + "le conteneur de signature a été altéré (encodage incohérent)."]
     if not _carried_certificates_genuine(signature, anchors):
         return [prefix + "un certificat joint à la signature a été altéré ou son émetteur est inconnu."]

@@ -13,6 +13,8 @@ def consent_admin_urls():
     return [
         path("consent/compare/", admin_views.compare_view, name="consent_compare"),
         path("consent/versions/<int:pk>/pdf/", admin_views.version_pdf_view, name="consent_version_pdf"),
+        path("consent/versions/<int:pk>/docx/", admin_views.export_view, name="consent_version_docx"),
+        path("consent/import/", admin_views.import_view, name="consent_import"),
     ]
 
 
@@ -20,6 +22,16 @@ class TrialWideMenuItem(MenuItem):
     def is_shown(self, request):
         user = request.user
         return any(permissions.can_read_trial_wide(user, t) for t in permissions.trials_accessible(user))
+
+
+class ManagerMenuItem(MenuItem):
+    def is_shown(self, request):
+        return permissions.trials_managed(request.user).exists()
+
+
+@hooks.register("register_admin_menu_item")
+def import_menu_item():
+    return ManagerMenuItem(_("Import a Word consent form"), reverse("consent_import"), icon_name="upload", order=215)
 
 
 @hooks.register("register_admin_menu_item")
@@ -37,3 +49,4 @@ def version_pdf_button(page, user, view_name, next_url=None):
     if isinstance(page.specific, ConsentFormVersionPage):
         yield Button(_("PDF (marked)"), reverse("consent_version_pdf", args=[page.pk]), icon_name="doc-full",
                      priority=60)
+        yield Button(_("Word"), reverse("consent_version_docx", args=[page.pk]), icon_name="download", priority=61)
