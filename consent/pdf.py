@@ -344,3 +344,101 @@ def render_forms(forms: list[FormToPrint], *, header: TrialHeader, title: str = 
         story.extend(_form_story(form, index))
     document.build(story, canvasmaker=_canvas_class(forms, header))
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class SignerToPrint:
+    printed_name: str
+    signed_at: str        # date and time with the time zone, e.g. "25/11/2026 14:03 (Europe/Paris, UTC+01:00)"
+    meaning: str          # "Consentement recueilli par", "Signé par le participant", "Signé par le proche (fille)"
+    image_png: bytes | None = None
+
+
+@dataclass(frozen=True)
+class RecordToPrint:
+    """The consent record printed after the form it concerns."""
+
+    participant_code: str
+    outcome: str
+    facts: list            # [(label, value)]
+    statements: list       # [(statement text, answer label, accepted: bool | None)]
+    signers: list          # [SignerToPrint]
+    verification_url: str
+
+
+class MarkedBox(TickBox):
+    """A box that is ticked (drawn cross) or left empty."""
+
+    def __init__(self, ticked: bool, size: float = 4 * mm):
+        super().__init__(size)
+        self.ticked = ticked
+
+    def draw(self):
+        super().draw()
+        if self.ticked:
+            self.canv.setLineWidth(1.2)
+            self.canv.line(0.8, 0.8, self.size - 0.8, self.size - 0.8)
+            self.canv.line(0.8, self.size - 0.8, self.size - 0.8, 0.8)
+
+
+def _qr(url: str, size: float = 28 * mm):
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+
+    widget = QrCodeWidget(url)
+    x1, y1, x2, y2 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x2 - x1), 0, 0, size / (y2 - y1), 0, 0])
+    drawing.add(widget)
+    return drawing
+
+
+def _record_story(record: RecordToPrint) -> list:
+    from reportlab.platypus import Image
+
+    story = [PageBreak(), Paragraph("Recueil du consentement", STYLES["part"])]
+    facts = [[Paragraph(f"<b>{_text(label)}</b>", STYLES["cell"]), Paragraph(_text(value), STYLES["cell"])]
+             for label, value in [("Participant", record.participant_code), ("Décision", record.outcome),
+                                  *record.facts]]
+    table = Table(facts, colWidths=[55 * mm, None])
+    table.setStyle(_style(("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")))
+    story += [table, Spacer(1, 6)]
+    if record.statements:
+        story.append(Paragraph("Déclarations", STYLES[2]))
+        for text, answer, accepted in record.statements:
+            row = Table([[MarkedBox(accepted is True), Paragraph(_text(text), STYLES["body"]),
+                          Paragraph(f"<b>{_text(answer)}</b>", STYLES["body"])]], colWidths=[7 * mm, None, 45 * mm])
+            row.setStyle(_style(("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)))
+            story.append(row)
+    story.append(Paragraph("Signatures", STYLES[2]))
+    for signer in record.signers:
+        picture = ""
+        if signer.image_png:
+            picture = Image(io.BytesIO(signer.image_png), width=60 * mm, height=22 * mm, kind="proportional")
+        block = Table([
+            [Paragraph(f"<b>{_text(signer.meaning)}</b>", STYLES["body"]), picture],
+            [Paragraph(_text(signer.printed_name), STYLES["body"]), ""],
+            [Paragraph(_text(signer.signed_at), STYLES["cell"]), ""],
+        ], colWidths=[95 * mm, None], rowHeights=[None, None, None])
+        block.setStyle(_style(("SPAN", (1, 0), (1, 2)), ("BOX", (0, 0), (-1, -1), 0.6, colors.grey),
+                              ("VALIGN", (0, 0), (-1, -1), "MIDDLE")))
+        story += [KeepTogether([block, Spacer(1, 5)])]
+    verification = Table([[_qr(record.verification_url), Paragraph(
+        "Ce document est signé électroniquement (PAdES) par le centre. Pour le vérifier, ouvrez "
+        f"<b>{_text(record.verification_url)}</b> ou déposez le fichier PDF sur la page de vérification de "
+        "TrialDocs.", STYLES["cell"])]], colWidths=[32 * mm, None])
+    verification.setStyle(_style(("VALIGN", (0, 0), (-1, -1), "MIDDLE")))
+    story += [Spacer(1, 6), verification]
+    return story
+
+
+def render_consent_record(form: FormToPrint, record: RecordToPrint, *, header: TrialHeader) -> bytes:
+    """The exact text of the version that was signed, followed by the record of who signed what, and when."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=24 * mm, bottomMargin=22 * mm,
+        title=f"Consentement {record.participant_code} — {form.title}", author=header.sponsor,
+        subject=header.nct_number, creator="TrialDocs", producer="TrialDocs (reportlab)", invariant=1, lang="fr",
+    )
+    document.build(_form_story(form, 0) + _record_story(record), canvasmaker=_canvas_class([form], header))
+    return buffer.getvalue()

@@ -120,7 +120,8 @@ def trust_roots() -> list[asn1_x509.Certificate]:
     """Trust anchors for validation (asn1crypto objects, as `pyhanko_certvalidator.ValidationContext` takes them).
 
     Production: the self-signed roots inside the configured PKCS#12 files plus `TRIALDOCS_TRUST_ROOTS`.
-    Otherwise: the demo CA (when created) plus `TRIALDOCS_TRUST_ROOTS`. Never the operating system's list.
+    Otherwise: the demo CA (when created and not refused by `TRIALDOCS_SIGNING_REFUSE_DEMO_PKI`) plus
+    `TRIALDOCS_TRUST_ROOTS`. Never the operating system's list.
     """
     roots: list[x509.Certificate] = []
     for path in settings.TRIALDOCS_TRUST_ROOTS:
@@ -131,7 +132,7 @@ def trust_roots() -> list[asn1_x509.Certificate]:
                 site_code = name.removeprefix(_P12_PREFIX).removeprefix("_") or None
                 identity = _load_p12(path, _p12_password(site_code))
                 roots.extend(c for c in (identity.certificate, *identity.chain) if c.issuer == c.subject)
-    else:
+    elif not settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI:
         ca = _read_certificate(pki_dir() / "ca.cert.pem")
         if ca is not None:
             roots.append(ca)
@@ -141,7 +142,7 @@ def trust_roots() -> list[asn1_x509.Certificate]:
 
 def crls() -> list[asn1_crl.CertificateList]:
     """Revocation lists known offline: the demo CA's CRL outside production, none in production."""
-    if production_mode():
+    if production_mode() or settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI:
         return []
     path = pki_dir() / "ca.crl.pem"
     if not path.exists():

@@ -105,10 +105,11 @@ class Recognition:
 
     report: object
     master: object | None
+    record: object | None = None
 
     @property
     def matched(self) -> bool:
-        return self.master is not None
+        return self.master is not None or self.record is not None
 
     @property
     def valid_and_matched(self) -> bool:
@@ -116,9 +117,51 @@ class Recognition:
 
 
 def recognise_pdf(data: bytes) -> Recognition:
-    from .models import SignedMaster
+    from .models import ConsentRecord, SignedMaster
     from .verification import verify_pdf
 
     report = verify_pdf(data)
     master = SignedMaster.objects.filter(sha256=report.file_sha256).prefetch_related("versions").first()
-    return Recognition(report=report, master=master)
+    record = (ConsentRecord.objects.filter(pdf_sha256=report.file_sha256)
+              .select_related("participant__site", "version").first())
+    return Recognition(report=report, master=master, record=record)
+
+
+# --- Participants, consents and tasks ----------------------------------------------------------------------
+
+def participants_of_site(*, site: InvestigationalSite):
+    from .models import Participant
+
+    return Participant.objects.filter(site=site).order_by("number")
+
+
+def participant_of_site(*, site: InvestigationalSite, code: str):
+    from .models import Participant
+
+    return Participant.objects.filter(site=site, code=code.upper()).select_related("site__trial").first()
+
+
+def open_tasks(*, site: InvestigationalSite, at: datetime | None = None) -> list:
+    """The site's to-do list: re-consent and continuation tasks that are open now, overdue first."""
+    from .models import ConsentTask
+
+    at = at or timezone.now()
+    return list(ConsentTask.objects.filter(participant__site=site, closed_at__isnull=True, opens_at__lte=at)
+                .select_related("participant", "target_version").order_by("due_at", "participant__number"))
+
+
+def consent_choices(*, participant, at: datetime | None = None) -> list:
+    """The forms that can be used for this participant now: each allowed kind's version in force at the site."""
+    trial = participant.site.trial
+    choices = []
+    for period in current_forms(site=participant.site, at=at):
+        if period.kind in (trial.allowed_consent_kinds or []):
+            choices.append(period.version)
+    return choices
+
+
+def record_by_token(token: str):
+    from .models import ConsentRecord
+
+    return (ConsentRecord.objects.filter(verification_token=token)
+            .select_related("participant__site__trial", "version").first())

@@ -253,6 +253,8 @@ def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -
     container.native  # parse every level, so that the re-encoding below is complete  # noqa: B018
     if not _coherent(container["content"]):
         return [prefix + "le conteneur de signature a été altéré (encodage incohérent)."]
+    if not _signer_identified_exactly(container["content"]):
+        return [prefix + "l'identifiant du signataire dans le conteneur a été altéré."]
     if not _carried_certificates_genuine(signature, anchors):
         return [prefix + "un certificat joint à la signature a été altéré ou son émetteur est inconnu."]
     return []
@@ -271,6 +273,20 @@ def _coherent(signed_data) -> bool:
         and all(name in _DIGESTS for name in digests)
         and all(algorithm["parameters"].native is None for algorithm in signed_data["digest_algorithms"])
     )
+
+
+def _signer_identified_exactly(signed_data) -> bool:
+    """The signer identifier is unsigned; name matching forgives case, so compare it byte for byte."""
+    sid = signed_data["signer_infos"][0]["sid"]
+    certificates = [choice.chosen for choice in signed_data["certificates"] or [] if choice.name == "certificate"]
+    if sid.name == "issuer_and_serial_number":
+        issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].dump()
+        return any(
+            cert.issuer.dump() == issuer and cert["tbs_certificate"]["serial_number"].dump() == serial
+            for cert in certificates
+        )
+    return any(cert.key_identifier_value and cert.key_identifier_value.dump() == sid.chosen.dump()
+               for cert in certificates)
 
 
 def _carried_certificates_genuine(signature: EmbeddedPdfSignature, anchors) -> bool:

@@ -24,6 +24,7 @@ ACCESS_TRIAL = "regulatory.access_trial"
 MANAGE_TRIAL = "regulatory.manage_trial"
 ACCESS_SITE = "regulatory.access_site"
 ACKNOWLEDGE_AMENDMENT = "regulatory.acknowledge_amendment"
+RECORD_CONSENT = "regulatory.record_consent"
 
 TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.SPONSOR: (ACCESS_TRIAL, MANAGE_TRIAL),
@@ -31,8 +32,8 @@ TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.INSPECTOR: (ACCESS_TRIAL,),
 }
 SITE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    Role.INVESTIGATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT),
-    Role.COORDINATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT),
+    Role.INVESTIGATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT, RECORD_CONSENT),
+    Role.COORDINATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT, RECORD_CONSENT),
 }
 # Wagtail page permissions of the sponsor group on its trial's subtree. Never "delete": history stays.
 SPONSOR_PAGE_PERMISSIONS = ("add", "change", "publish", "lock", "unlock")
@@ -61,11 +62,13 @@ ROLE_CAPABILITIES = {
         _("Consult the trial, its correspondence and every site, read-only."),
     ],
     Role.INVESTIGATOR: [
+        _("Register participants, record their consents with a signed PDF, and follow the site's to-do list."),
         _("Consult your site's page and its team."),
         _("Read the trial's page, its current protocol and amendment summaries."),
         _("Acknowledge the amendments that take effect at your site."),
     ],
     Role.COORDINATOR: [
+        _("Register participants, record their consents with a signed PDF, and follow the site's to-do list."),
         _("Consult your site's page and its team."),
         _("Read the trial's page, its current protocol and amendment summaries."),
         _("Acknowledge the amendments that take effect at your site."),
@@ -154,6 +157,16 @@ def can_acknowledge(user, site: InvestigationalSite) -> bool:
         is_authenticated(user)
         and RoleGroup.objects.filter(site=site, group__user=user, role__in=[r.value for r in SITE_ROLES]).exists()
         and user.has_perm(ACKNOWLEDGE_AMENDMENT, site)
+    )
+
+
+def can_record_consent(user, site: InvestigationalSite) -> bool:
+    """Only the site's own staff register participants and record consents there (never an administrator by
+    virtue of being one, never the sponsor or an inspector)."""
+    return (
+        is_authenticated(user)
+        and RoleGroup.objects.filter(site=site, group__user=user, role__in=[r.value for r in SITE_ROLES]).exists()
+        and user.has_perm(RECORD_CONSENT, site)
     )
 
 

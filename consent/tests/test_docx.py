@@ -1,4 +1,4 @@
-"""Word import/export of consent forms (`consent/docx.py`): real documents, round trip, synthetic Word features
+"""Word import/export of consent forms (`consent/docx/`): real documents, round trip, synthetic Word features
 and a corpus of hostile files built at test time (no binary hostile file is committed)."""
 
 import io

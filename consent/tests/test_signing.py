@@ -585,3 +585,12 @@ def test_wrong_pkcs12_password_raises_signing_unavailable(settings, tmp_path):
     settings.TRIALDOCS_SIGNING_P12_PASSWORD = "wrong"
     with pytest.raises(SigningUnavailable, match="mot de passe"):
         pki.load_identity(role="sponsor")
+
+
+def test_refusing_the_demo_pki_stops_signing_with_it_and_trusting_it(settings, identities, consent_pdf):
+    signed = sign_pdf(consent_pdf, identity=pki.load_identity(role="sponsor"), request=MASTER)
+    settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = True
+    with pytest.raises(SigningUnavailable, match="TRIALDOCS_SIGNING_REFUSE_DEMO_PKI"):
+        pki.load_identity(role="sponsor")
+    assert pki.trust_roots() == []
+    assert not verify_pdf(signed).valid

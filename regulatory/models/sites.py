@@ -46,6 +46,7 @@ class InvestigationalSite(models.Model):
         permissions = [
             ("access_site", _("Consult the site, its team and its records")),
             ("acknowledge_amendment", _("Acknowledge the amendments that take effect at the site")),
+            ("record_consent", _("Register participants and record their consents at the site")),
         ]
 
     def __str__(self):

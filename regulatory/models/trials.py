@@ -36,6 +36,10 @@ class TrialStatus(models.TextChoices):
     WITHDRAWN = "WITHDRAWN", _("Withdrawn")
 
 
+def default_consent_kinds() -> list[str]:
+    return ["patient", "surrogate", "emergency", "continuation"]
+
+
 class TrialPage(RoutablePageMixin, Page):
     """A clinical trial. Its protocol, consent forms and correspondence live below it in the page tree."""
 
@@ -61,6 +65,15 @@ class TrialPage(RoutablePageMixin, Page):
     completion_date = models.DateField(_("completion date"), null=True, blank=True)
     condition = models.CharField(_("condition studied"), max_length=255, blank=True)
     design_summary = models.TextField(_("design summary"), blank=True)
+    allowed_consent_kinds = models.JSONField(
+        _("consent kinds the protocol allows"), default=default_consent_kinds, blank=True,
+        help_text=_("patient, surrogate, emergency, continuation"))
+    continuation_deadline_days = models.PositiveSmallIntegerField(
+        _("days to obtain continuation consent"), default=7,
+        help_text=_("After a surrogate or emergency inclusion, the patient is asked as soon as able, within this."))
+    reconsent_deadline_days = models.PositiveSmallIntegerField(
+        _("days to re-consent"), default=30,
+        help_text=_("After a newer version of a form takes effect at a site."))
 
     parent_page_types = ["cms.HomePage"]
     subpage_types = ["regulatory.ProtocolPage", "regulatory.CorrespondenceIndexPage", "consent.ConsentFormIndexPage"]
@@ -82,6 +95,13 @@ class TrialPage(RoutablePageMixin, Page):
                 FieldPanel("design_summary"),
             ],
             heading=_("Design"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldPanel("allowed_consent_kinds"),
+                FieldRowPanel([FieldPanel("continuation_deadline_days"), FieldPanel("reconsent_deadline_days")]),
+            ],
+            heading=_("Consent pathway"),
         ),
         InlinePanel("arms", heading=_("Arms"), label=_("Arm")),
     ]
@@ -158,6 +178,50 @@ class TrialPage(RoutablePageMixin, Page):
         from consent import views
 
         return views.print_current(request, trial=self, code=code, version_id=version_id)
+
+    @path("sites/<str:code>/participants/", name="participants")
+    def participants(self, request, code):
+        from consent import record_views
+
+        return record_views.participants(request, trial=self, code=code)
+
+    @path("sites/<str:code>/participants/<str:participant_code>/", name="participant_detail")
+    def participant_detail(self, request, code, participant_code):
+        from consent import record_views
+
+        return record_views.participant_detail(request, trial=self, code=code, participant_code=participant_code)
+
+    @path("sites/<str:code>/participants/<str:participant_code>/consent/<int:version_id>/", name="consent_new")
+    def consent_new(self, request, code, participant_code, version_id):
+        from consent import record_views
+
+        return record_views.consent_new(request, trial=self, code=code, participant_code=participant_code,
+                                        version_id=version_id)
+
+    @path("sites/<str:code>/participants/<str:participant_code>/withdraw/", name="withdraw")
+    def withdraw(self, request, code, participant_code):
+        from consent import record_views
+
+        return record_views.withdraw(request, trial=self, code=code, participant_code=participant_code)
+
+    @path("sites/<str:code>/participants/<str:participant_code>/death/", name="record_death")
+    def record_death(self, request, code, participant_code):
+        from consent import record_views
+
+        return record_views.record_death(request, trial=self, code=code, participant_code=participant_code)
+
+    @path("sites/<str:code>/participants/<str:participant_code>/consents/<int:sequence>/pdf/", name="consent_pdf")
+    def consent_pdf(self, request, code, participant_code, sequence):
+        from consent import record_views
+
+        return record_views.consent_pdf(request, trial=self, code=code, participant_code=participant_code,
+                                        sequence=sequence)
+
+    @path("sites/<str:code>/tasks/", name="site_tasks")
+    def site_tasks(self, request, code):
+        from consent import record_views
+
+        return record_views.tasks(request, trial=self, code=code)
 
     @path("dashboard/", name="dashboard")
     def dashboard(self, request):

@@ -29,7 +29,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Certified:          {'yes' if report.certified else 'no'}")
         for problem in report.problems:
             self.stdout.write(f"Problem:            {problem}")
-        if recognition.master is not None:
+        if recognition.record is not None:
+            record = recognition.record
+            self.stdout.write(f"Matches:            consent record {record.participant.code} #{record.sequence} — "
+                              f"{record.version} — {record.get_outcome_display()} — signed "
+                              f"{record.signed_at:%Y-%m-%d %H:%M} UTC")
+        elif recognition.master is not None:
             master = recognition.master
             versions = ", ".join(str(v) for v in master.versions.all())
             where = f" as printed for {master.site.code}" if master.site else ""

@@ -16,7 +16,7 @@ from regulatory.approvals import earliest_effective_date, effectiveness_blockers
 from regulatory.models import InvestigationalSite, TrialPage
 from regulatory.services import review_workflow
 
-from .models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
+from ..models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
 
 VERSION_AUDIT_FIELDS = ("title", "kind", "language", "version_number", "version_date", "amendment")
 
@@ -133,6 +133,9 @@ def _open_period(*, actor, version, site, effective_from) -> FormEffectivity:
     audit.record(actor=actor, action="consentform.made_effective", obj=version, changes={
         "site": [None, site.code], "effective_from": [None, effective_from],
         "replaces": [None, str(current.version) if current else None]})
+    from .records import reconsent_tasks_open
+
+    reconsent_tasks_open(version=version, site=site, effective_from=effective_from)
     return period
 
 
@@ -175,13 +178,13 @@ def consent_version_import(*, actor, trial: TrialPage, data: bytes, filename: st
     Returns the version and the notes of what could not be mapped."""
     import hashlib
 
-    from .docx import import_docx
+    from ..docx import import_docx
 
     if not permissions.can_manage_trial(actor, trial):
         raise PermissionDenied
     result = import_docx(data, allow_tracked_changes=bool(accept_tracked_changes_reason.strip()))
     if not result.information and not result.consent:
-        from .docx import DocxRefused
+        from ..docx import DocxRefused
 
         raise DocxRefused(_("The document holds no text that could be imported."))
     notes = [_("Imported from %(name)s (SHA-256 %(sha)s).") % {"name": filename[:200],
@@ -204,9 +207,9 @@ def consent_version_import(*, actor, trial: TrialPage, data: bytes, filename: st
 
 def consent_version_export(version: ConsentFormVersionPage) -> bytes:
     """A version as a Word file, for an ethics submission."""
-    from . import selectors
-    from .blocks import neutral
-    from .docx import export_docx
+    from .. import selectors
+    from ..blocks import neutral
+    from ..docx import export_docx
 
     trial = trial_of(version)
     return export_docx(

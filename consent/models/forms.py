@@ -18,7 +18,7 @@ from wagtail.search import index
 
 from regulatory.models import ConsentKind
 
-from .blocks import ConsentBodyBlock, neutral
+from ..blocks import ConsentBodyBlock, neutral
 
 version_validator = RegexValidator(r"^\d{1,3}\.\d{1,3}$", _("A version number looks like 2.0."))
 
@@ -42,7 +42,7 @@ class ConsentFormIndexPage(Page):
         verbose_name_plural = _("consent forms")
 
     def get_context(self, request, *args, **kwargs):
-        from . import selectors
+        from .. import selectors
 
         context = super().get_context(request, *args, **kwargs)
         context["trial"] = self.get_parent().specific
@@ -142,7 +142,7 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         return stored.content_hash != self.content_hash
 
     def get_context(self, request, *args, **kwargs):
-        from . import selectors
+        from .. import selectors
 
         context = super().get_context(request, *args, **kwargs)
         context["trial"] = self.get_parent().get_parent().specific
@@ -155,7 +155,7 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
 
     @path("pdf/", name="pdf")
     def pdf(self, request):
-        from . import views
+        from .. import views
 
         return views.version_pdf(request, version=self)
 

@@ -1,0 +1,299 @@
+"""How blocks are guessed in Word documents we did not write, and how pieces are assembled into blocks.
+
+The heuristics, documented because users will meet them (`reader` applies the style-based ones while walking
+the body, this module the text-based ones and the assembly):
+
+* Heading: a paragraph style named "Heading N"/"Titre N"/... (anywhere in its `basedOn` chain, so "02Heading 2"
+  or a localised name works), or an `outlineLvl` on the paragraph or its styles, or "Title" (levels past 3 are
+  read as 3). A short line (<= 100 characters, >= 4 letters, not ending with . , ;) whose visible runs are all
+  bold is a level-2 heading.
+* List: a paragraph numbered through `numPr` (direct or from its style); `numFmt` bullet/none means bullet, any
+  other format numbered. Consecutive items of the same numbering instance form one list block.
+* Consent statement: a line offering an accept and a refuse choice ("☐ Oui ☐ Non", "_____ Yes _____ No",
+  "☐ J'accepte … ☐ Je n'accepte pas …"), or two successive tick-box lines starting with accept then refuse
+  words. The statement is the text before the first box, else the paragraph just above. It is mandatory only
+  when its text says so (obligatoire/mandatory/required): a form that offers "No" is usually optional.
+* Tick box: a line starting with ☐ ☑ ☒ □ ❑ (Wingdings boxes, `w14:checkbox` controls and legacy FORMCHECKBOX
+  fields are turned into these glyphs first). A pre-ticked box is reported in `unmapped` (the state is not kept).
+* Blank to fill: underscores (____), dotted leaders (..... or ……) or an empty FORMTEXT field; each text before a
+  blank becomes a label, text after the last blank a paragraph. A line that is only a blank takes the paragraph
+  above as its label.
+* Signature: a label (<= 100 characters, <= 12 words, not ending like a sentence) naming a signature (Signature,
+  Signé(e), Signed), not a "signature page" title; in tables, a cell starting with such a word turns the table
+  into a signature grid (statements become paragraphs, each "Signature of X" cell a signature block, Name/Date
+  cells are dropped).
+  Role: the earliest role word in the label (investigateur/investigator/médecin → investigator; proche,
+  représentant, LAR, parent, tuteur, guardian, référent… → surrogate; témoin/witness → witness; participant,
+  patient, minor… → participant), else in the statement row above (grids), else in the nearest heading above,
+  else participant.
+* Consent split: the consent part starts at the most prominent block announcing it (/formulaire de
+  consentement|consentement (libre et) éclairé|recueil du consentement|consent form|consent document|signature
+  page|page de signature/i): level-1 headings before level-2 and 3, headings before short (<= 80 characters)
+  paragraphs, the earliest among equals, and only where some non-heading content comes before it. Without one,
+  everything is information and consent is empty.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from .markers import BODY_BOOKMARK, CONSENT_BOOKMARK, Seg
+from .wordxml import BOXES, Style, outline_level
+
+_HEADING_NAME = re.compile(
+    r"(?:heading|titre|título|titulo|titolo|überschrift|kop|rubrik|nagłówek|заголовок)\s*([1-9])\b", re.I)
+_TITLE_NAME = re.compile(r"^(?:title|titre)$", re.I)
+BLANK = re.compile(r"_{4,}|\.{5,}|(?:…\s?){2,}")
+_SIGN_WORD = re.compile(r"\b(?:signatures?|sign(?:é|ée|és|ées)|signed|signez|sign here)\b", re.I)
+_SIGN_CELL = re.compile(r"^\s*(?:signatures?|sign(?:é|ée)|signed)\b", re.I)
+_GRID_LABEL = re.compile(
+    r"(?:date|heure|time|nom|name|initials?|initiales|print(?:ed)? name\b.*|nom (?:et|&) prénom.*)\s*:?", re.I)
+_CONSENT_ANNOUNCE = re.compile(
+    r"formulaire\s+de\s+consentement|consentement\s+(?:libre\s+et\s+)?[ée]clair[ée]|recueil\s+du\s+consentement|"
+    r"consent\s+form|consent\s+document|signature\s+pages?|pages?\s+de\s+signatures?", re.I)
+_ACCEPT = re.compile(r"(?:oui|yes|j['’]accepte|i agree|i accept|j['’]autorise|accepte|d['’]accord)\b", re.I)
+_REFUSE = re.compile(
+    r"(?:non|no|je n['’]accepte pas|je refuse|je n['’]autorise pas|i do not|i don['’]t|refuse|pas d['’]accord)\b",
+    re.I)
+_BOX_OR_BLANK = re.compile(rf"[{BOXES}]|_{{3,}}")
+_MANDATORY = re.compile(r"obligatoire|mandatory|required|requis|indispensable", re.I)
+_ROLE_WORDS = (
+    ("investigator", r"investigat(?:eur|rice|or)s?|médecin|medecin|physician|person obtaining consent|"
+                     r"personne (?:qui )?recueill\w* le consentement"),
+    ("surrogate", r"proches?|représentante?s?|representante?s?|representatives?|legally authori[sz]ed|(?-i:LAR)|"
+                  r"parents?|référente?s?|referente?s?|tuteur|tutrice|guardians?|curat(?:eur|rice)|"
+                  r"personne de confiance|autorité parentale"),
+    ("witness", r"témoins?|temoins?|witness(?:es)?|interpr[èe]te|interpreter"),
+    ("participant", r"participante?s?|patiente?s?|sujets?|subjects?|volontaires?|volunteers?|minors?|mineure?s?"),
+)
+_ROLE = re.compile("|".join(rf"(?P<{role}>\b(?:{words})\b)" for role, words in _ROLE_WORDS), re.I)
+
+
+@dataclass
+class Piece:
+    """A block in the making; some kinds (list_item, choice, statement…) are merged by `assemble`."""
+
+    kind: str
+    value: Any = None
+    key: tuple[str, str] | None = None
+    context: str = ""
+    guessed: bool = False
+
+
+def heading_level(ppr: etree._Element | None, chain: list[Style]) -> int | None:
+    """Level (1-3) from a direct or styled outline level, else a "Heading N"/"Title" name in the chain."""
+    direct = outline_level(ppr)
+    if direct is not None:
+        return min(direct + 1, 3) if direct < 9 else None
+    for style in chain:
+        if style.outline is not None:
+            return min(style.outline + 1, 3) if style.outline < 9 else None
+        match = _HEADING_NAME.search(style.name)
+        if match:
+            return min(int(match.group(1)), 3)
+        if _TITLE_NAME.match(style.name):
+            return 1
+    return None
+
+
+def paragraph_html(segs: list[Seg]) -> str:
+    """Paragraph HTML in the neutral format: <p>, <b> outside <i>, <br/>; text escaped."""
+    parts = []
+    for seg in segs:
+        text = html.escape(seg.text, quote=False).replace("\n", "<br/>")
+        text = f"<i>{text}</i>" if seg.italic else text
+        parts.append(f"<b>{text}</b>" if seg.bold else text)
+    return f"<p>{''.join(parts)}</p>"
+
+
+def _html_text(value: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", value.replace("<br/>", "\n"))).strip()
+
+
+def choice_line(text: str) -> dict | None:
+    """Recognise "☐ Oui ☐ Non" / "_____ Yes _____ No" / "Oui ☐ Non ☐" lines, with an optional statement before."""
+    parts = _BOX_OR_BLANK.split(text)
+    if len(parts) != 3:
+        return None
+    before, first, second = (part.strip() for part in parts)
+    if _ACCEPT.match(first) and _REFUSE.match(second) and not _ACCEPT.match(second):
+        return {"prefix": before, "accept": first, "refuse": second}
+    match = re.match(rf"^(?P<prefix>.*?)\s*(?P<accept>{_ACCEPT.pattern})$", before, re.I | re.S)
+    if match and not second and _REFUSE.fullmatch(first):
+        return {"prefix": match.group("prefix").strip(), "accept": match.group("accept"), "refuse": first}
+    return None
+
+
+def is_signature_line(text: str) -> bool:
+    """A short label naming a signature, not a sentence that mentions one."""
+    label = BLANK.sub(" ", text).strip()
+    return (len(label) <= 100 and len(label.split()) <= 12 and not label.endswith((".", "?", "!"))
+            and bool(_SIGN_WORD.search(label)) and not _CONSENT_ANNOUNCE.search(label))
+
+
+def signature_label(text: str) -> str:
+    label = " ".join(BLANK.sub(" ", text).split()).strip(" :;,")
+    return label[:255]
+
+
+def fill_ins(text: str) -> list[Piece]:
+    """Each text before a blank labels that blank; text after the last blank stays a paragraph."""
+    parts = BLANK.split(text)
+    pieces = [Piece("fill_in", {"label": label[:255]}) for label in map(_clean_label, parts[:-1]) if label]
+    if not pieces:
+        pieces.append(Piece("fill_in", {"label": ""}))
+    tail = parts[-1].strip().lstrip(",;").strip()
+    if re.search(r"\w", tail):
+        pieces.append(Piece("paragraph", f"<p>{html.escape(tail, quote=False)}</p>".replace("\n", "<br/>")))
+    return pieces
+
+
+def _clean_label(raw: str) -> str:
+    return " ".join(raw.split()).lstrip(",;. ").rstrip(":;, ").strip()
+
+
+def looks_like_heading(segs: list[Seg], text: str, paragraph_bold: bool) -> bool:
+    if len(text) > 100 or "\n" in text or text.endswith((".", ",", ";")) or len(re.findall(r"[^\W\d_]", text)) < 4:
+        return False
+    return all(seg.bold or paragraph_bold for seg in segs if seg.text.strip())
+
+
+def is_signature_grid(rows: list[list[str]]) -> bool:
+    return any(_SIGN_CELL.match(cell) and len(cell) <= 80 and not _CONSENT_ANNOUNCE.search(cell)
+               for row in rows for cell in row)
+
+
+def signature_grid(rows: list[list[str]]) -> list[Piece]:
+    """A signature table becomes its statements (paragraphs) and one signature block per signature cell."""
+    pieces: list[Piece] = []
+    context = ""
+    for row in rows:
+        previous = None
+        for cell in row:
+            text = cell.strip()
+            if not text or text == previous:
+                continue
+            previous = text
+            if _SIGN_CELL.match(text) and len(text) <= 80:
+                pieces.append(Piece("signature", {"role": "participant", "label": signature_label(text)},
+                                    context=context, guessed=True))
+            elif not _GRID_LABEL.fullmatch(text):
+                pieces.append(Piece("paragraph", paragraph_html([Seg(text, False, False)])))
+                context = text
+    return pieces
+
+
+def _guess_role(text: str) -> str | None:
+    """The role named first in the text wins: "Signature of investigator for LAR" is the investigator's."""
+    match = _ROLE.search(text or "")
+    return match.lastgroup if match else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Assembling pieces into blocks
+# --------------------------------------------------------------------------------------------------------------
+
+def assemble(pieces: list[Piece]) -> tuple[list[dict], int | None, int | None]:
+    """Merge list items, statements and choices into blocks; return blocks and the body/consent marker indexes."""
+    blocks: list[dict] = []
+    body_at = consent_at = None
+    last_heading = ""
+    index = 0
+    while index < len(pieces):
+        piece = pieces[index]
+        index += 1
+        if piece.kind == BODY_BOOKMARK:
+            body_at = len(blocks)
+        elif piece.kind == CONSENT_BOOKMARK:
+            consent_at = len(blocks)
+        elif piece.kind == "list_item":
+            items = [piece.value]
+            while index < len(pieces) and pieces[index].kind == "list_item" and pieces[index].key == piece.key:
+                items.append(pieces[index].value)
+                index += 1
+            blocks.append({"type": "list", "value": {"style": piece.key[1], "items": items}})
+        elif piece.kind == "statement":
+            labels = ("Oui", "Non")
+            if index < len(pieces) and pieces[index].kind == "choices":
+                labels = tuple(found or default for found, default in zip(pieces[index].value, labels, strict=True))
+                index += 1
+            blocks.append(_statement(piece.value["text"], *labels, mandatory=piece.value["mandatory"]))
+        elif piece.kind == "choices":
+            blocks.append({"type": "paragraph", "value": f"<p>☐ {html.escape(piece.value[0], quote=False)}   "
+                                                         f"☐ {html.escape(piece.value[1], quote=False)}</p>"})
+        elif piece.kind == "choice":
+            blocks.append(_choice_statement(piece.value, blocks))
+        elif piece.kind == "checkbox" and _is_checkbox_pair(piece, pieces[index] if index < len(pieces) else None):
+            blocks.append(_pair_statement(piece, pieces[index], blocks))
+            index += 1
+        elif piece.kind == "fill_in" and not piece.value["label"]:
+            blocks.append(_bare_blank(blocks))
+        else:
+            if piece.kind == "signature" and piece.guessed:
+                piece.value["role"] = _signature_role(piece, last_heading)
+            if piece.kind == "heading":
+                last_heading = piece.value["text"]
+            blocks.append({"type": piece.kind, "value": piece.value})
+    return blocks, body_at, consent_at
+
+
+def _signature_role(piece: Piece, last_heading: str) -> str:
+    """Role named by the label, else by the statement above it (grids), else by its section heading."""
+    return (_guess_role(piece.value["label"]) or _guess_role(piece.context) or _guess_role(last_heading)
+            or "participant")
+
+
+def _bare_blank(blocks: list[dict]) -> dict:
+    """A line that is only a blank is labelled by the paragraph above it ("Commentaires :" then "_____")."""
+    label = _html_text(blocks.pop()["value"]) if blocks and blocks[-1]["type"] == "paragraph" else ""
+    return {"type": "fill_in", "value": {"label": (label.rstrip(" :") or "À compléter")[:255]}}
+
+
+def _statement(text: str, accept: str, refuse: str, *, mandatory: bool) -> dict:
+    return {"type": "consent_statement",
+            "value": {"text": text, "accept_label": accept, "refuse_label": refuse, "mandatory": mandatory}}
+
+
+def _choice_statement(choice: dict, blocks: list[dict]) -> dict:
+    """A choice line takes its own leading text as the statement, else the paragraph just above."""
+    text = choice["prefix"]
+    if len(re.findall(r"[^\W\d_]", text)) < 3:
+        if not (blocks and blocks[-1]["type"] == "paragraph"):
+            return {"type": "paragraph", "value": paragraph_html([Seg(
+                f"☐ {choice['accept']}   ☐ {choice['refuse']}", False, False)])}
+        text = _html_text(blocks.pop()["value"])
+    return _statement(text, choice["accept"], choice["refuse"], mandatory=bool(_MANDATORY.search(text)))
+
+
+def _is_checkbox_pair(first: Piece, second: Piece | None) -> bool:
+    return (second is not None and second.kind == "checkbox" and bool(_ACCEPT.match(first.value["text"]))
+            and bool(_REFUSE.match(second.value["text"])) and not _ACCEPT.match(second.value["text"]))
+
+
+def _pair_statement(accept: Piece, refuse: Piece, blocks: list[dict]) -> dict:
+    text = _html_text(blocks.pop()["value"]) if blocks and blocks[-1]["type"] == "paragraph" else accept.value["text"]
+    return _statement(text, accept.value["text"], refuse.value["text"], mandatory=bool(_MANDATORY.search(text)))
+
+
+def split_consent(blocks: list[dict]) -> int | None:
+    """Index of the block announcing the consent form (see module docstring), or None."""
+    best: tuple[int, int] | None = None
+    seen_content = False
+    for index, block in enumerate(blocks):
+        kind, value = block["type"], block["value"]
+        if kind == "heading" and seen_content and _CONSENT_ANNOUNCE.search(value["text"]):
+            rank = value["level"]
+        elif kind == "paragraph" and seen_content and len(text := _html_text(value)) <= 80 \
+                and _CONSENT_ANNOUNCE.search(text):
+            rank = 4
+        else:
+            seen_content = seen_content or kind != "heading"
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, index)
+    return best[1] if best else None

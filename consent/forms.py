@@ -1,0 +1,72 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import ConsentRecord
+
+
+class ConsentForm(forms.Form):
+    """The site-staff form of one consent, built from the statements of the version in force."""
+
+    version = forms.ModelChoiceField(queryset=None, label=_("Form version"), widget=forms.HiddenInput)
+    expected_sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    signed_at = forms.DateTimeField(
+        label=_("Signed at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M"],
+        help_text=_("Local time (Europe/Paris). Checked by the server: never in the future."))
+    outcome = forms.ChoiceField(label=_("Decision"), choices=ConsentRecord.Outcome.choices,
+                                widget=forms.RadioSelect, initial=ConsentRecord.Outcome.CONSENTED)
+    surrogate_relationship = forms.CharField(label=_("Relationship to the participant"), required=False,
+                                             max_length=120)
+    independence_attested = forms.BooleanField(
+        label=_("The surrogate is independent of the investigator and of the sponsor"), required=False)
+    emergency_conditions_attested = forms.BooleanField(
+        label=_("I attest the emergency: the patient cannot consent and no relative could be reached in time"),
+        required=False)
+    no_prior_objection_attested = forms.BooleanField(
+        label=_("No prior objection of the patient to this research is known"), required=False)
+    objects_to_data_use = forms.TypedChoiceField(
+        label=_("If refusing: does the patient object to the use of data already collected?"), required=False,
+        choices=[("", "—"), ("no", _("No")), ("yes", _("Yes, objects"))],
+        coerce=lambda value: {"yes": True, "no": False}.get(value), empty_value=None)
+    witness_name = forms.CharField(label=_("Witness (optional)"), required=False, max_length=255)
+    signature_drawn = forms.CharField(widget=forms.HiddenInput, required=False, max_length=3_000_000)
+    signature_scan = forms.ImageField(label=_("…or the scan of the signed paper form (PNG or JPEG)"),
+                                      required=False)
+    password = forms.CharField(label=_("Your password, to sign"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, *args, versions, statements, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = versions
+        self.statements = statements
+        for index, statement in enumerate(statements):
+            self.fields[f"statement_{index}"] = forms.ChoiceField(
+                label=statement["text"] + (" *" if statement.get("mandatory") else ""), widget=forms.RadioSelect,
+                choices=[("accept", statement["accept_label"]), ("refuse", statement["refuse_label"])])
+
+    def statement_fields(self):
+        return [self[f"statement_{index}"] for index in range(len(self.statements))]
+
+    def clean_signed_at(self):
+        value = self.cleaned_data["signed_at"]
+        if value > timezone.now():
+            raise ValidationError(_("The signing time is in the future."))
+        return value
+
+    def answers(self) -> dict[int, str]:
+        return {index: self.cleaned_data.get(f"statement_{index}") for index in range(len(self.statements))}
+
+
+class WithdrawalForm(forms.Form):
+    reason = forms.CharField(label=_("How the withdrawal was expressed"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+    objects_to_data_use = forms.BooleanField(label=_("The participant objects to the use of data already collected"),
+                                             required=False)
+
+
+class DeathForm(forms.Form):
+    died_at = forms.DateTimeField(label=_("Date and time of death"),
+                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                  input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"])

@@ -1,0 +1,40 @@
+// A signature drawn with a finger, a stylus or a mouse, sent as a PNG data URL in the hidden input.
+(function () {
+  document.querySelectorAll("[data-signature-pad]").forEach(function (pad) {
+    var canvas = pad.querySelector("canvas");
+    var input = document.getElementById(pad.dataset.signaturePad);
+    var context = canvas.getContext("2d");
+    var drawing = false, drawn = false, last = null;
+    function resize() {
+      var ratio = window.devicePixelRatio || 1;
+      canvas.width = canvas.clientWidth * ratio;
+      canvas.height = canvas.clientHeight * ratio;
+      context.setTransform(ratio, 0, 0, ratio, 0, 0);
+      context.lineWidth = 2.2; context.lineCap = "round"; context.lineJoin = "round"; context.strokeStyle = "#10243e";
+      drawn = false; input.value = "";
+    }
+    function point(event) {
+      var box = canvas.getBoundingClientRect();
+      return {x: event.clientX - box.left, y: event.clientY - box.top};
+    }
+    canvas.addEventListener("pointerdown", function (event) {
+      drawing = true; last = point(event); canvas.setPointerCapture(event.pointerId); event.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drawing) return;
+      var next = point(event);
+      context.beginPath(); context.moveTo(last.x, last.y); context.lineTo(next.x, next.y); context.stroke();
+      last = next; drawn = true; event.preventDefault();
+    });
+    ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) {
+      canvas.addEventListener(name, function () {
+        if (drawing && drawn) { input.value = canvas.toDataURL("image/png"); }
+        drawing = false;
+      });
+    });
+    pad.querySelector("[data-clear]").addEventListener("click", function () {
+      context.clearRect(0, 0, canvas.width, canvas.height); drawn = false; input.value = "";
+    });
+    resize();
+  });
+})();

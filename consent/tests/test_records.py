@@ -1,0 +1,308 @@
+"""Consent records through the services: the pathway, re-consent, signed PDFs, and all-or-nothing writes."""
+
+import datetime
+import io
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone, translation
+from PIL import Image, ImageDraw
+
+from consent import services
+from consent.models import ConsentRecord, ConsentTask, Participant
+from consent.pki import ensure_identities
+from consent.tests.factories import make_form
+from regulatory.models import AuditEntry
+from regulatory.tests.factories import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+def signature_png() -> bytes:
+    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(10, 80), (80, 20), (150, 70), (290, 30)], fill="black", width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def forms(world):
+    ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
+    start = timezone.now() - datetime.timedelta(days=40)
+    made = {}
+    for kind in ("patient", "surrogate", "emergency", "continuation"):
+        made[kind] = make_form(trial=world.trial, kind=kind)
+        services.form_make_effective(actor=world.sponsor, version=made[kind], sites=[world.site_a, world.site_b],
+                                     effective_from=start)
+    return made
+
+
+def record(world, participant, version, *, outcome="consented", actor=None, signed_at=None, password=PASSWORD,
+           expected=None, **fields):
+    answers = {0: "accept" if outcome == "consented" else "refuse"} if version.kind != "emergency" else {}
+    statements = [b for b in version.consent.raw_data if b["type"] == "consent_statement"]
+    answers = {i: answers.get(0, "accept") for i in range(len(statements))}
+    defaults = {"signature_png": None if version.kind == "emergency" else signature_png(),
+                "signature_source": "none" if version.kind == "emergency" else "drawn"}
+    if version.kind == "surrogate":
+        defaults.update(surrogate_relationship="fille", independence_attested=True)
+    if version.kind == "emergency":
+        defaults.update(emergency_conditions_attested=True, no_prior_objection_attested=True)
+    defaults.update(fields)
+    data = services.ConsentInput(version=version, signed_at=signed_at or timezone.now() - datetime.timedelta(hours=1),
+                                 outcome=outcome, answers=answers, **defaults)
+    return services.consent_record_create(
+        actor=actor or world.investigator_a, participant=participant, data=data, password=password,
+        expected_sequence=participant.consents.count() if expected is None else expected)
+
+
+def new(world, site=None):
+    return services.participant_create(actor=world.coordinator_a if site is None else world.coordinator_b,
+                                       site=site or world.site_a)
+
+
+def test_codes_are_allocated_per_site_without_gaps(world):
+    codes = [new(world).code for _ in range(3)] + [new(world, world.site_b).code]
+    assert codes == ["DIJ-0001", "DIJ-0002", "DIJ-0003", "LIL-0001"]
+
+
+@pytest.mark.parametrize("persona", ["sponsor", "inspector", "coordinator_b", "admin"])
+def test_only_the_sites_staff_register_participants(world, persona):
+    with pytest.raises(PermissionDenied):
+        services.participant_create(actor=getattr(world, persona), site=world.site_a)
+    assert not Participant.objects.exists()
+
+
+def test_patient_consent_includes_and_signs_a_pdf(world, forms, tmp_path):
+    participant = new(world)
+    consent = record(world, participant, forms["patient"])
+    participant.refresh_from_db()
+    assert participant.status == "included" and participant.inclusion_path == "patient"
+    data = consent.pdf.read()
+    assert data.startswith(b"%PDF") and consent.pdf_sha256 == __import__("hashlib").sha256(data).hexdigest()
+    path = tmp_path / "consent.pdf"
+    path.write_bytes(data)
+    out = io.StringIO()
+    call_command("verify_pdf", str(path), stdout=out)
+    assert "consent record DIJ-0001 #1" in out.getvalue()
+    assert AuditEntry.objects.filter(action="consent.recorded", actor=world.investigator_a).exists()
+
+
+def test_the_pdf_carries_version_text_manifestations_and_link(world, forms, tmp_path):
+    import subprocess
+
+    participant = new(world)
+    consent = record(world, participant, forms["surrogate"], witness_name="Marc Témoin")
+    path = tmp_path / "consent.pdf"
+    path.write_bytes(consent.pdf.read())
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    for expected in ("Noradrénaline ≥ 0,25 µg/kg/min", "DIJ-0001", "Signé par le proche (fille)",
+                     "Consentement recueilli par", "Investigator-A Test", "Europe/Paris, UTC", "Marc Témoin",
+                     f"/v/{consent.verification_token}/", "J'accepte de participer."):
+        assert expected in text, expected
+    assert "Signature is Valid." in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+
+
+def test_surrogate_then_continuation(world, forms):
+    participant = new(world)
+    surrogate = record(world, participant, forms["surrogate"])
+    task = ConsentTask.objects.get(participant=participant, kind="continuation")
+    assert task.due_at == surrogate.signed_at + datetime.timedelta(days=7)
+    record(world, participant, forms["continuation"])
+    task.refresh_from_db()
+    assert task.closed_at is not None and task.closed_by_record.kind == "continuation"
+
+
+def test_continuation_refused_ends_participation_with_the_objection(world, forms):
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    with pytest.raises(ValidationError, match="objects"):
+        record(world, participant, forms["continuation"], outcome="refused")
+    record(world, participant, forms["continuation"], outcome="refused", objects_to_data_use=True)
+    participant.refresh_from_db()
+    assert participant.status == "withdrawn" and participant.objects_to_data_use is True
+    assert not participant.tasks.filter(closed_at__isnull=True).exists()
+
+
+def test_refusal_before_inclusion_ends_participation(world, forms):
+    participant = new(world)
+    record(world, participant, forms["patient"], outcome="refused")
+    participant.refresh_from_db()
+    assert participant.status == "withdrawn"
+    with pytest.raises(ValidationError):
+        record(world, participant, forms["surrogate"])
+
+
+def test_withdrawal_keeps_data_and_blocks_anything_new(world, forms):
+    participant = new(world)
+    record(world, participant, forms["patient"])
+    services.participant_withdraw(actor=world.coordinator_a, participant=participant, objects_to_data_use=False,
+                                  reason="Retrait oral auprès de l'infirmière")
+    assert participant.consents.count() == 1
+    with pytest.raises(ValidationError, match="no longer"):
+        record(world, participant, forms["patient"])
+
+
+def test_death_before_continuation_is_recorded_as_such(world, forms):
+    participant = new(world)
+    record(world, participant, forms["surrogate"])
+    services.participant_record_death(actor=world.investigator_a, participant=participant,
+                                      died_at=timezone.now() - datetime.timedelta(minutes=5))
+    participant.refresh_from_db()
+    assert participant.status == "deceased" and "before continuation" in participant.end_reason
+    assert participant.tasks.get().closed_at is not None
+
+
+@pytest.mark.parametrize("first,then", [("patient", "emergency"), ("patient", "continuation"),
+                                        ("patient", "surrogate"), ("surrogate", "patient"),
+                                        ("emergency", "emergency")])
+def test_illegal_sequences_are_refused_with_a_message(world, forms, first, then):
+    participant = new(world)
+    record(world, participant, forms[first])
+    entries = AuditEntry.objects.count()
+    with pytest.raises(ValidationError):
+        record(world, participant, forms[then])
+    assert participant.consents.count() == 1 and AuditEntry.objects.count() == entries
+
+
+def test_continuation_without_prior_inclusion_is_refused(world, forms):
+    with pytest.raises(ValidationError, match="follows"):
+        record(world, new(world), forms["continuation"])
+
+
+def test_a_kind_the_protocol_does_not_allow_is_refused(world, forms):
+    world.trial.allowed_consent_kinds = ["patient"]
+    world.trial.save()
+    with pytest.raises(ValidationError, match="does not allow"):
+        record(world, new(world), forms["surrogate"])
+
+
+def test_a_version_not_in_force_at_the_signing_time_is_refused_naming_the_current_one(world, forms):
+    participant = new(world)
+    v2 = make_form(trial=world.trial, number="2.0")
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(days=2))
+    with pytest.raises(ValidationError, match="v2.0"):
+        record(world, participant, forms["patient"])
+    record(world, participant, forms["patient"], signed_at=timezone.now() - datetime.timedelta(days=3))
+
+
+def test_signing_time_in_the_future_is_refused(world, forms):
+    with pytest.raises(ValidationError, match="future"):
+        record(world, new(world), forms["patient"], signed_at=timezone.now() + datetime.timedelta(minutes=5))
+
+
+def test_a_wrong_password_records_nothing(world, forms):
+    participant = new(world)
+    with pytest.raises(ValidationError, match="password"):
+        record(world, participant, forms["patient"], password="wrong")
+    assert not ConsentRecord.objects.exists()
+    assert AuditEntry.objects.filter(action="auth.login_failed", object_repr="investigator-a").exists()
+
+
+def test_a_double_submit_is_refused(world, forms):
+    participant = new(world)
+    record(world, participant, forms["patient"], expected=0)
+    with pytest.raises(ValidationError, match="changed"):
+        record(world, participant, forms["patient"], expected=0)
+    assert participant.consents.count() == 1
+
+
+def test_mandatory_statement_refused_cannot_be_a_consent(world, forms):
+    participant = new(world)
+    version = forms["patient"]
+    data = services.ConsentInput(version=version, signed_at=timezone.now(), outcome="consented", answers={0: "refuse"},
+                                 signature_png=signature_png(), signature_source="drawn")
+    with pytest.raises(ValidationError, match="mandatory"):
+        services.consent_record_create(actor=world.investigator_a, participant=participant, data=data,
+                                       password=PASSWORD, expected_sequence=0)
+
+
+def test_surrogate_needs_relationship_and_independence(world, forms):
+    with pytest.raises(ValidationError, match="independent"):
+        record(world, new(world), forms["surrogate"], independence_attested=False)
+
+
+def test_emergency_needs_both_attestations(world, forms):
+    with pytest.raises(ValidationError, match="emergency"):
+        record(world, new(world), forms["emergency"], no_prior_objection_attested=False)
+
+
+def test_a_hand_signature_is_required_except_for_emergency(world, forms):
+    with pytest.raises(ValidationError, match="signature"):
+        record(world, new(world), forms["patient"], signature_png=None)
+
+
+def test_reconsent_tasks_follow_a_new_version_and_close_on_consent(world, forms):
+    included = new(world)
+    record(world, included, forms["patient"])
+    refused = new(world)
+    record(world, refused, forms["patient"], outcome="refused")
+    v2 = make_form(trial=world.trial, number="2.0")
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(minutes=30))
+    task = ConsentTask.objects.get(kind="reconsent")
+    assert task.participant == included and task.target_version == v2
+    record(world, included, v2, signed_at=timezone.now() - datetime.timedelta(minutes=1))
+    task.refresh_from_db()
+    assert task.closed_at is not None
+
+
+def test_to_do_list_shows_overdue_first(world, forms):
+    from consent import selectors
+
+    late, early = new(world), new(world)
+    record(world, late, forms["surrogate"], signed_at=timezone.now() - datetime.timedelta(days=10))
+    record(world, early, forms["emergency"], signed_at=timezone.now() - datetime.timedelta(hours=2))
+    tasks = selectors.open_tasks(site=world.site_a)
+    assert [t.participant.code for t in tasks] == [late.code, early.code]
+    assert tasks[0].due_at < timezone.now() < tasks[1].due_at
+
+
+def test_a_failure_while_signing_leaves_no_record_and_no_file(world, forms, settings, tmp_path):
+    participant = new(world)
+    before = set(_consent_files())
+    settings.TRIALDOCS_PKI_DIR = tmp_path / "no-pki"
+    with pytest.raises(Exception):  # noqa: B017  (SigningUnavailable, whatever the signing layer raises)
+        record(world, participant, forms["patient"])
+    assert not ConsentRecord.objects.exists() and set(_consent_files()) == before
+    participant.refresh_from_db()
+    assert participant.status == "screening"
+
+
+def test_a_failure_while_saving_removes_the_written_file(world, forms, monkeypatch):
+    participant = new(world)
+    before = set(_consent_files())
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("regulatory.audit.record", broken)
+    with pytest.raises(OSError):
+        record(world, participant, forms["patient"])
+    assert not ConsentRecord.objects.exists() and set(_consent_files()) == before
+
+
+def _consent_files():
+    folder = Path(settings.MEDIA_ROOT) / "signed" / "consents"
+    return os.listdir(folder) if folder.exists() else []
+
+
+def test_export_consent_pdf(world, forms, tmp_path):
+    participant = new(world)
+    consent = record(world, participant, forms["patient"])
+    out = tmp_path / "out.pdf"
+    call_command("export_consent_pdf", "--participant", participant.code, "--out", str(out), stdout=io.StringIO())
+    assert __import__("hashlib").sha256(out.read_bytes()).hexdigest() == consent.pdf_sha256
+    with pytest.raises(CommandError):
+        call_command("export_consent_pdf", "--participant", "DIJ-9999", "--out", str(out), stdout=io.StringIO())
