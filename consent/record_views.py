@@ -85,8 +85,8 @@ def consent_new(request, *, trial, code, participant_code, version_id):
     statements = [b["value"] for b in neutral(version.consent) if b["type"] == "consent_statement"]
     initial = {"version": version.pk, "expected_sequence": participant.consents.count(),
                "signed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
-    form = ConsentForm(request.POST or None, request.FILES or None, versions=versions, statements=statements,
-                       initial=initial)
+    form = ConsentForm(request.POST or None, request.FILES or None, versions=versions.filter(pk=version.pk),
+                       statements=statements, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             record = services.consent_record_create(
