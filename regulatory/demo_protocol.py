@@ -136,3 +136,6 @@ def load(*, trial: TrialPage, sponsor, report: dict) -> None:
             services.acknowledgement_create(actor=users.get(username=acknowledger), activation=activation)
             report["created"].append(f"acknowledgement of v{number} by {code}")
     consent_demo.load_effectivities(trial=trial, sponsor=sponsor, versions=forms, report=report)
+    from consent import demo_records
+
+    demo_records.load(trial=trial, report=report)

@@ -14,7 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -288,7 +288,8 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
     )
     before = participant.status
     _apply_pathway(participant, record, trial)
-    signed, signer = _signed_pdf(record, data.signature_png, trial)
+    with translation.override(version.language):  # the record reads in the form's language, whatever the UI's
+        signed, signer = _signed_pdf(record, data.signature_png, trial)
     record.pdf_sha256 = hashlib.sha256(signed).hexdigest()
     record.pdf_signer = signer
     record.pdf.save(f"{secrets.token_hex(16)}.pdf", ContentFile(signed), save=False)
@@ -298,6 +299,7 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
             participant.save()
             _close_tasks(participant, record)
             _open_continuation_task(participant, record, trial)
+            _open_reconsent_if_outdated(participant, record, trial)
             audit.record(actor=actor, action="consent.recorded", obj=record, changes={
                 "participant": [None, participant.code], "version": [None, str(version)],
                 "outcome": [None, record.outcome], "signed_at": [None, record.signed_at],
@@ -354,6 +356,20 @@ def _open_continuation_task(participant: Participant, record: ConsentRecord, tri
         ConsentTask.objects.create(
             participant=participant, kind=ConsentTask.Kind.CONTINUATION, form_kind="continuation",
             opens_at=record.signed_at, due_at=record.signed_at + timedelta(days=trial.continuation_deadline_days))
+
+
+def _open_reconsent_if_outdated(participant: Participant, record: ConsentRecord, trial: TrialPage) -> None:
+    """A consent entered late, on the version in force when it was signed, while a newer one is in force now."""
+    if record.outcome != ConsentRecord.Outcome.CONSENTED or participant.status != Participant.Status.INCLUDED:
+        return
+    now_current = selectors.current_version(site=participant.site, kind=record.kind, language=record.version.language)
+    if now_current is None or now_current.version_key <= record.version.version_key:
+        return
+    period = now_current.effectivities.get(site=participant.site)
+    ConsentTask.objects.get_or_create(
+        participant=participant, kind=ConsentTask.Kind.RECONSENT, form_kind=record.kind, closed_at=None,
+        defaults={"target_version": now_current, "opens_at": period.effective_from,
+                  "due_at": period.effective_from + timedelta(days=trial.reconsent_deadline_days)})
 
 
 def reconsent_tasks_open(*, version: ConsentFormVersionPage, site: InvestigationalSite, effective_from: datetime
