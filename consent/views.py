@@ -1,9 +1,13 @@
+from django import forms
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from regulatory import permissions
+from regulatory.approvals import effectiveness_blockers
 from regulatory.models import TrialPage
 from regulatory.selectors import site_for_user
 
@@ -95,3 +99,68 @@ def verify(request):
             context["recognition"] = selectors.recognise_pdf(upload.read())
             context["filename"] = upload.name
     return TemplateResponse(request, "consent/verify.html", context, status=400 if "error" in context else 200)
+
+
+class MakeEffectiveForm(forms.Form):
+    sites = forms.ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
+    effective_from = forms.DateTimeField(
+        label=_("Effective from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+        help_text=_("Local time (Europe/Paris). The version it replaces at each site stops at that same instant."))
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sites"].queryset = sites
+
+
+def make_effective(request, *, version: ConsentFormVersionPage):
+    """The sponsor makes an approved version the one in force at chosen sites from a date (all or none)."""
+    from django.contrib import messages
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.http import HttpResponseRedirect
+    from django.utils import timezone
+
+    from . import services
+
+    trial = TrialPage.objects.ancestor_of(version).get()
+    if not permissions.can_manage_trial(request.user, trial):
+        raise Http404
+    scope = version.sites.all() if version.is_site_specific else permissions.sites_managed(request.user)
+    form = MakeEffectiveForm(request.POST or None, sites=scope.filter(trial=trial).order_by("code"),
+                             initial={"effective_from": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                services.form_make_effective(actor=request.user, version=version, sites=form.cleaned_data["sites"],
+                                             effective_from=form.cleaned_data["effective_from"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        except PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("%(version)s is in force at %(sites)s.") % {
+                "version": version, "sites": ", ".join(s.code for s in form.cleaned_data["sites"])})
+            return HttpResponseRedirect(version.url)
+    return TemplateResponse(request, "consent/make_effective.html", {
+        "page": version, "trial": trial, "version": version, "form": form,
+        "blockers": effectiveness_blockers(version)})
+
+
+@require_POST
+def withdraw_version(request, *, version: ConsentFormVersionPage):
+    from django.contrib import messages
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.http import HttpResponseRedirect
+
+    from . import services
+
+    try:
+        services.form_withdraw(actor=request.user, version=version, reason=request.POST.get("reason", "")[:2000])
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(version)s is withdrawn.") % {"version": version})
+    return HttpResponseRedirect(version.url)

@@ -25,7 +25,8 @@ TRIAL = {
     "sponsor_name": "Centre Hospitalier Universitaire Dijon",
     "phase": "PHASE3",
     "target_enrolment": 390,
-    "status": "NOT_YET_RECRUITING",
+    # The registry said "not yet recruiting" on 2026-01-15; the demo is set in November 2026, recruiting.
+    "status": "RECRUITING",
     "start_date": datetime.date(2026, 1, 31),
     "completion_date": datetime.date(2028, 9, 30),
     "condition": "Patients With Norepinephrine-refractory Vasoplegic Shock",

@@ -142,11 +142,14 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         return stored.content_hash != self.content_hash
 
     def get_context(self, request, *args, **kwargs):
+        from regulatory import permissions
+
         from .. import selectors
 
         context = super().get_context(request, *args, **kwargs)
         context["trial"] = self.get_parent().get_parent().specific
         context["row"] = selectors.version_row(version=self, user=request.user)
+        context["can_manage"] = permissions.can_manage_trial(request.user, context["trial"])
         return context
 
     @path("")
@@ -158,6 +161,18 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         from .. import views
 
         return views.version_pdf(request, version=self)
+
+    @path("effective/", name="make_effective")
+    def make_effective(self, request):
+        from .. import views
+
+        return views.make_effective(request, version=self)
+
+    @path("withdraw/", name="withdraw")
+    def withdraw(self, request):
+        from .. import views
+
+        return views.withdraw_version(request, version=self)
 
 
 class FormEffectivity(models.Model):

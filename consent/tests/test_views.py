@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from consent import services
+from consent import selectors, services
 from consent.models import SignedMaster
 from consent.pki import ensure_identities
 from consent.tests.factories import make_form
@@ -192,3 +192,27 @@ def test_verification_page(world, master_pdf, as_user, tmp_path):
         response = page.post("/verify/", {"pdf": handle})
     assert response.status_code == 200 and "✘" in response.content.decode()
     assert page.post("/verify/", {}).status_code == 400
+
+
+def test_sponsor_makes_a_version_effective_and_withdraws_one_through_the_pages(world, forms, as_user):
+    client = as_user(world.sponsor)
+    v3 = make_form(trial=world.trial, number="4.0")
+    response = client.post(f"/nct07063680/consent-forms/{v3.slug}/effective/", {
+        "sites": [world.site_a.pk], "effective_from": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+    assert response.status_code == 302
+    assert selectors.current_version(site=world.site_a, kind="patient", language="fr").pk == v3.pk
+    assert client.post(f"/nct07063680/consent-forms/{v3.slug}/withdraw/", {"reason": ""}).status_code == 302
+    v3.refresh_from_db()
+    assert v3.withdrawn_at is None
+    client.post(f"/nct07063680/consent-forms/{v3.slug}/withdraw/", {"reason": "Erreur de traduction"})
+    v3.refresh_from_db()
+    assert v3.withdrawn_at is not None and selectors.current_forms(site=world.site_a) == []
+
+
+@pytest.mark.parametrize("persona", ["inspector", "qa", "coordinator_a"])
+def test_only_the_sponsor_makes_forms_effective_or_withdraws_them(world, forms, as_user, persona):
+    client = as_user(getattr(world, persona))
+    assert client.post(f"/nct07063680/consent-forms/{forms.v2.slug}/withdraw/", {"reason": "x"}).status_code == 404
+    assert client.get(f"/nct07063680/consent-forms/{forms.v2.slug}/effective/").status_code == 404
+    forms.v2.refresh_from_db()
+    assert forms.v2.withdrawn_at is None
