@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -491,7 +492,9 @@ def test_signing_and_verifying_work_inside_a_running_event_loop(identities, cons
         signed_async = await async_sign_pdf(consent_pdf, identity=identity, request=CONSENT)
         return report, await async_verify_pdf(signed_async)
 
-    sync_report, async_report = asyncio.run(in_a_view())
+    # In a thread of its own: when the browser tests run in the same process, Playwright's loop is running here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sync_report, async_report = pool.submit(asyncio.run, in_a_view()).result()
     assert sync_report.valid, sync_report.problems
     assert async_report.valid, async_report.problems
 
