@@ -126,45 +126,42 @@ def _input(form: ConsentForm) -> services.ConsentInput:
         signature_png=signature, signature_source=source)
 
 
-@require_POST
-def withdraw(request, *, trial, code, participant_code):
+def _participant_event(request, *, trial, code, participant_code, form_class, missing: str, act, done: str):
+    """A withdrawal or a death, posted from the participant's page: the service decides, the page says."""
     site, participant = _participant(request, trial, code, participant_code)
-    form = WithdrawalForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Say how the withdrawal was expressed."))
+        messages.error(request, missing)
     else:
         try:
-            services.participant_withdraw(actor=request.user, participant=participant,
-                                          objects_to_data_use=form.cleaned_data["objects_to_data_use"],
-                                          reason=form.cleaned_data["reason"])
+            act(participant, form.cleaned_data)
         except PermissionDenied:
             raise Http404 from None
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
         else:
-            messages.success(request, _("%(code)s has withdrawn.") % {"code": participant.code})
+            messages.success(request, done % {"code": participant.code})
     return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+
+
+@require_POST
+def withdraw(request, *, trial, code, participant_code):
+    return _participant_event(
+        request, trial=trial, code=code, participant_code=participant_code, form_class=WithdrawalForm,
+        missing=_("Say how the withdrawal was expressed."), done=_("%(code)s has withdrawn."),
+        act=lambda participant, data: services.participant_withdraw(
+            actor=request.user, participant=participant, objects_to_data_use=data["objects_to_data_use"],
+            reason=data["reason"]))
 
 
 @require_POST
 def record_death(request, *, trial, code, participant_code):
-    site, participant = _participant(request, trial, code, participant_code)
-    form = DeathForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Give the date and time of death."))
-    else:
-        try:
-            services.participant_record_death(actor=request.user, participant=participant,
-                                              died_at=form.cleaned_data["died_at"])
-        except PermissionDenied:
-            raise Http404 from None
-        except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
-        else:
-            messages.success(request, _("The death of %(code)s is recorded.") % {"code": participant.code})
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return _participant_event(
+        request, trial=trial, code=code, participant_code=participant_code, form_class=DeathForm,
+        missing=_("Give the date and time of death."), done=_("The death of %(code)s is recorded."),
+        act=lambda participant, data: services.participant_record_death(
+            actor=request.user, participant=participant, died_at=data["died_at"]))
 
 
 def consent_pdf(request, *, trial, code, participant_code, sequence):
