@@ -211,7 +211,8 @@ def test_keys_and_passphrase_are_private_and_keys_are_encrypted(identities):
     for path in [*keys, identities / pki.PASSPHRASE_FILE]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for key in keys:
-        assert key.read_bytes().startswith(b"-----BEGIN " + b"ENCRYPTED PRIVATE KEY-----"  # split: the literal reads like a committed key)
+        # The header is split so that the source does not read like a committed key.
+        assert key.read_bytes().startswith(b"-----BEGIN " + b"ENCRYPTED PRIVATE KEY-----")
         with pytest.raises(TypeError):  # useless without the passphrase
             serialization.load_pem_private_key(key.read_bytes(), password=None)
 
