@@ -52,7 +52,7 @@ def test_site_creation_sets_up_site_roles_and_audit(db):
     site = make_site(trial=trial, code="DIJ")
     for role in (Role.INVESTIGATOR, Role.COORDINATOR):
         group = RoleGroup.objects.get(site=site, role=role).group
-        assert sorted(get_perms(group, site)) == ["access_site", "acknowledge_amendment"]
+        assert sorted(get_perms(group, site)) == ["access_site", "acknowledge_amendment", "record_consent"]
     entry = AuditEntry.objects.get(action="site.created")
     assert entry.changes["code"] == [None, "DIJ"]
 
