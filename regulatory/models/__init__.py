@@ -17,6 +17,7 @@ from .protocol import (
 )
 from .roles import Role, RoleGroup
 from .sites import InvestigationalSite, SiteGroupObjectPermission, SiteUserObjectPermission
+from .tmf import TmfArtifact, TmfSection, TmfZone
 from .trials import TrialArm, TrialGroupObjectPermission, TrialPage, TrialUserObjectPermission
 
 __all__ = [
@@ -38,6 +39,9 @@ __all__ = [
     "RoleGroup",
     "SiteGroupObjectPermission",
     "SiteUserObjectPermission",
+    "TmfArtifact",
+    "TmfSection",
+    "TmfZone",
     "TrialArm",
     "TrialGroupObjectPermission",
     "TrialPage",
