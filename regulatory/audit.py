@@ -6,12 +6,14 @@ request id and client address of the request that caused them.
 
 import datetime
 import decimal
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import models
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from cms.middleware import current_request
 
@@ -73,7 +75,7 @@ def record(
     """Append one audit entry. Call it inside the transaction of the write it records."""
     info = current_request.get()
     user = actor if actor is not None and not isinstance(actor, AnonymousUser) else None
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         actor=user,
         actor_label=user.get_username() if user else SYSTEM_ACTOR,
         action=action,
@@ -84,4 +86,39 @@ def record(
         reason=reason,
         request_id=info.request_id if info else "",
         ip_address=info.ip_address if info else None,
+        timestamp=timezone.now(),
     )
+    with transaction.atomic():
+        _lock_chain_head()
+        last = AuditEntry.objects.order_by("-sequence").values("sequence", "entry_hash").first()
+        entry.sequence = (last["sequence"] if last else 0) + 1
+        entry.previous_hash = last["entry_hash"] if last else GENESIS
+        entry.changes = json.loads(json.dumps(entry.changes, sort_keys=True))  # as the database gives it back
+        entry.entry_hash = entry.compute_hash()
+        entry.save()
+    return entry
+
+
+GENESIS = "0" * 64
+CHAIN_LOCK = 7_310_000_001  # pg_advisory_xact_lock key: one writer appends to the chain at a time
+
+
+def _lock_chain_head() -> None:
+    """Appends are serialised: on PostgreSQL with a transaction-level advisory lock; SQLite writes one at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+
+
+def verify_chain():
+    """The first entry whose hash or link is wrong, with what is wrong; None when the whole chain holds."""
+    expected_previous, expected_sequence = GENESIS, 1
+    for entry in AuditEntry.objects.order_by("sequence").iterator(chunk_size=2000):
+        if entry.sequence != expected_sequence:
+            return entry, f"sequence {entry.sequence} where {expected_sequence} was expected (an entry is missing)"
+        if entry.previous_hash != expected_previous:
+            return entry, "its link to the previous entry is broken"
+        if entry.compute_hash() != entry.entry_hash:
+            return entry, "its content no longer matches its hash (it was altered)"
+        expected_previous, expected_sequence = entry.entry_hash, expected_sequence + 1
+    return None

@@ -1,3 +1,5 @@
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -39,13 +41,16 @@ class AuditEntry(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True, null=True, editable=False)
+    previous_hash = models.CharField(_("hash of the previous entry"), max_length=64, blank=True, editable=False)
+    entry_hash = models.CharField(_("hash of this entry"), max_length=64, blank=True, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
-        ordering = ["timestamp", "pk"]
+        ordering = ["sequence"]
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
             models.Index(fields=["action", "timestamp"], name="audit_action_time_idx"),
@@ -61,3 +66,21 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit entries cannot be deleted.")
+
+    def chained_content(self) -> str:
+        """What the entry's hash covers: every recorded field, and the previous entry's hash."""
+        import json
+
+        return json.dumps({
+            "sequence": self.sequence, "previous": self.previous_hash,
+            "timestamp": self.timestamp.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
+            "actor": self.actor_id, "actor_label": self.actor_label, "action": self.action,
+            "object_type": self.object_type, "object_id": self.object_id, "object_repr": self.object_repr,
+            "changes": self.changes, "reason": self.reason, "request_id": self.request_id,
+            "ip_address": self.ip_address,
+        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def compute_hash(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.chained_content().encode()).hexdigest()
