@@ -82,8 +82,10 @@ def sign_pdf(pdf_bytes: bytes, *, identity: SigningIdentity, request: SignatureR
     """Sign a PDF (PAdES, SHA-256, chain embedded) and return the signed file.
 
     Without a timestamper and without `TRIALDOCS_TSA_URL` the signature is PAdES B-B. With either, it is
-    timestamped and its validation data (chain and CRLs) is embedded: PAdES B-LT, readable in 25 years.
-    `timestamper` is a pyHanko `TimeStamper` (tests use the in-process `DummyTimeStamper`).
+    timestamped (B-T) and its validation data (chain and CRLs) is embedded in a following revision (B-LT), so
+    it can still be checked offline once the certificates have expired. `timestamper` is a pyHanko
+    `TimeStamper` (tests use the in-process `DummyTimeStamper`); an explicit one wins over the setting.
+    The visible stamp shows the signer's name, the date and time and the meaning (21 CFR 11.50).
 
     Safe to call from synchronous code and from inside a running event loop (async views, Playwright tests);
     async code should prefer `async_sign_pdf`, which does not block the loop.
@@ -101,35 +103,14 @@ async def async_sign_pdf(
         raise SigningError("Le document à signer n'est pas un fichier PDF.")
     if timestamper is None and settings.TRIALDOCS_TSA_URL:
         timestamper = HTTPTimeStamper(settings.TRIALDOCS_TSA_URL)
-    long_term = timestamper is not None
-    validation_context = _validation_context() if long_term else None
-    meta = signers.PdfSignatureMetadata(
-        field_name=request.field_name,
-        md_algorithm="sha256",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        reason=request.reason,
-        location=request.location,
-        certify=request.certify,
-        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
-        embed_validation_info=long_term,
-        validation_context=validation_context,
-    )
-    stamp_style = TextStampStyle(
-        stamp_text=request.stamp_text or STAMP_TEXT, timestamp_format=STAMP_TIME_FORMAT, border_width=1
-    )
-    pdf_signer = signers.PdfSigner(
-        meta,
-        signer=_pyhanko_signer(identity),
-        timestamper=timestamper,
-        stamp_style=stamp_style,
-        new_field_spec=fields.SigFieldSpec(request.field_name, on_page=-1, box=request.visible_box),
-    )
+    validation_context = _validation_context() if timestamper is not None else None
     text_params = {
         "signer": _stamp_safe(identity.display_name or _common_name(identity.certificate)),
         "reason": _stamp_safe(request.reason),
         "location": _stamp_safe(request.location),
     }
     try:
+        pdf_signer = _pdf_signer(identity, request, timestamper=timestamper, validation_context=validation_context)
         writer = IncrementalPdfFileWriter(io.BytesIO(bytes(pdf_bytes)))
         output = await pdf_signer.async_sign_pdf(writer, appearance_text_params=text_params, output=io.BytesIO())
     except SigningError:
@@ -140,6 +121,30 @@ async def async_sign_pdf(
         if validation_context is not None:
             await validation_context.aclose()
     return output.getvalue()
+
+
+def _pdf_signer(identity, request, *, timestamper, validation_context) -> signers.PdfSigner:
+    meta = signers.PdfSignatureMetadata(
+        field_name=request.field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=request.reason,
+        location=request.location,
+        certify=request.certify,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        embed_validation_info=validation_context is not None,
+        validation_context=validation_context,
+    )
+    stamp_style = TextStampStyle(
+        stamp_text=_stamp_safe(request.stamp_text or STAMP_TEXT), timestamp_format=STAMP_TIME_FORMAT, border_width=1
+    )
+    return signers.PdfSigner(
+        meta,
+        signer=_pyhanko_signer(identity),
+        timestamper=timestamper,
+        stamp_style=stamp_style,
+        new_field_spec=fields.SigFieldSpec(request.field_name, on_page=-1, box=request.visible_box),
+    )
 
 
 def run_coroutine_sync(make_coroutine: Callable[[], Awaitable[T]]) -> T:

@@ -21,7 +21,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import parser as asn1_parser
 from cryptography import x509 as crypto_x509
 from cryptography.exceptions import InvalidSignature
@@ -249,11 +249,11 @@ def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -
     used = len(header) + len(body) + len(trailer)
     if any(contents[used:]):
         return [prefix + "des octets ont été ajoutés après le conteneur de signature."]
-    container = cms.ContentInfo.load(contents[:used])
-    container.native  # parse every level, so that the re-encoding below is complete  # noqa: B018
-    if not _coherent(container["content"]):
+    signed_data = cms.ContentInfo.load(contents[:used])["content"]
+    tokens = [token["content"] for token in _timestamp_tokens(signed_data["signer_infos"][0])]
+    if not all(_coherent(part) for part in (signed_data, *tokens)):
         return [prefix + "le conteneur de signature a été altéré (encodage incohérent)."]
-    if not _signer_identified_exactly(container["content"]):
+    if not all(_signer_identified_exactly(part) for part in (signed_data, *tokens)):
         return [prefix + "l'identifiant du signataire dans le conteneur a été altéré."]
     if not _carried_certificates_genuine(signature, anchors):
         return [prefix + "un certificat joint à la signature a été altéré ou son émetteur est inconnu."]
@@ -261,18 +261,63 @@ def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -
 
 
 def _coherent(signed_data) -> bool:
+    """One signer; known versions, digests and unsigned attributes; no element added, re-tagged or re-encoded.
+
+    Signed attributes and the signature value are covered by the signature, certificates by their issuers'
+    signatures and timestamp tokens by the same checks (recursively); this covers the rest, which is small.
+    """
     signer_infos = signed_data["signer_infos"]
     if signed_data["version"].native not in ("v1", "v3") or len(signer_infos) != 1:
         return False
     signer_info = signer_infos[0]
-    expected_version = "v1" if signer_info["sid"].name == "issuer_and_serial_number" else "v3"
+    if _element_count(signed_data) != 4 + _present(signed_data, "certificates", "crls"):
+        return False
+    if _element_count(signer_info) != 5 + _present(signer_info, "signed_attrs", "unsigned_attrs"):
+        return False
+    unsigned_parts = (
+        signed_data["version"], signed_data["digest_algorithms"], signed_data["encap_content_info"],
+        signer_info["version"], signer_info["sid"], signer_info["digest_algorithm"], signer_info["signature_algorithm"],
+    )
+    if not all(_canonical(part) for part in unsigned_parts):
+        return False
+    unsigned_types = [attribute["type"].native for attribute in signer_info["unsigned_attrs"] or []]
     digests = [algorithm["algorithm"].native for algorithm in signed_data["digest_algorithms"]]
+    expected_version = "v1" if signer_info["sid"].name == "issuer_and_serial_number" else "v3"
     return (
         signer_info["version"].native == expected_version
         and signer_info["digest_algorithm"]["algorithm"].native in digests
         and all(name in _DIGESTS for name in digests)
         and all(algorithm["parameters"].native is None for algorithm in signed_data["digest_algorithms"])
+        and all(kind == "signature_time_stamp_token" for kind in unsigned_types)
+        and all(len(attribute["values"]) == 1 for attribute in signer_info["unsigned_attrs"] or [])
     )
+
+
+def _present(sequence, *names: str) -> int:
+    return sum(not isinstance(sequence[name], core.Void) for name in names)
+
+
+def _element_count(sequence) -> int:
+    """How many elements the DER of a SEQUENCE holds (the parser keeps ones it cannot place)."""
+    remaining, count = sequence.contents, 0
+    while remaining:
+        _, _, _, header, body, trailer = asn1_parser.parse(remaining)
+        remaining = remaining[len(header) + len(body) + len(trailer):]
+        count += 1
+    return count
+
+
+def _canonical(value) -> bool:
+    """Re-encoding gives back the very bytes: nothing re-tagged, padded or left over by the parser."""
+    original = value.dump()
+    value.native  # parse every level, so the re-encoding below is complete  # noqa: B018
+    return value.dump(force=True) == original
+
+
+def _timestamp_tokens(signer_info):
+    for attribute in signer_info["unsigned_attrs"] or []:
+        if attribute["type"].native == "signature_time_stamp_token":
+            yield from attribute["values"]
 
 
 def _signer_identified_exactly(signed_data) -> bool:
@@ -292,10 +337,8 @@ def _signer_identified_exactly(signed_data) -> bool:
 def _carried_certificates_genuine(signature: EmbeddedPdfSignature, anchors) -> bool:
     """Validation builds the path from our copy of the root, so an altered carried copy would go unnoticed."""
     carried = list(_carried_certificates(signature.signed_data))
-    for attribute in signature.signer_info["unsigned_attrs"] or []:
-        if attribute["type"].native == "signature_time_stamp_token":
-            for token in attribute["values"]:
-                carried.extend(_carried_certificates(token["content"]))
+    for token in _timestamp_tokens(signature.signer_info):
+        carried.extend(_carried_certificates(token["content"]))
     roots = [crypto_x509.load_der_x509_certificate(anchor.dump()) for anchor in anchors]
     for certificate in carried:
         twin = [root for root in roots if root.subject == certificate.subject
