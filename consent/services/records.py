@@ -170,8 +170,10 @@ def normalise_signature_image(raw: bytes) -> bytes:
 
 
 def _role_label(user, site) -> str:
+    """The role printed on the record, in the site's main language whatever the language of the screen."""
     roles = RoleGroup.objects.filter(site=site, group__user=user).values_list("role", flat=True)
-    return str(Role.INVESTIGATOR.label) if Role.INVESTIGATOR in roles else str(Role.COORDINATOR.label)
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(Role.INVESTIGATOR.label) if Role.INVESTIGATOR in roles else str(Role.COORDINATOR.label)
 
 
 def _statements(version: ConsentFormVersionPage) -> list[dict]:
