@@ -249,6 +249,8 @@ def _container_problems(data: bytes, signature: EmbeddedPdfSignature, anchors) -
     used = len(header) + len(body) + len(trailer)
     if any(contents[used:]):
         return [prefix + "des octets ont été ajoutés après le conteneur de signature."]
+    if not _exactly_one_signed_data(body):
+        return [prefix + "le conteneur de signature a été altéré (longueur incohérente)."]
     signed_data = cms.ContentInfo.load(contents[:used])["content"]
     tokens = [token["content"] for token in _timestamp_tokens(signed_data["signer_infos"][0])]
     if not all(_coherent(part) for part in (signed_data, *tokens)):
@@ -270,9 +272,9 @@ def _coherent(signed_data) -> bool:
     if signed_data["version"].native not in ("v1", "v3") or len(signer_infos) != 1:
         return False
     signer_info = signer_infos[0]
-    if _element_count(signed_data) != 4 + _present(signed_data, "certificates", "crls"):
+    if _element_count(signed_data.contents) != 4 + _present(signed_data, "certificates", "crls"):
         return False
-    if _element_count(signer_info) != 5 + _present(signer_info, "signed_attrs", "unsigned_attrs"):
+    if _element_count(signer_info.contents) != 5 + _present(signer_info, "signed_attrs", "unsigned_attrs"):
         return False
     unsigned_parts = (
         signed_data["version"], signed_data["digest_algorithms"], signed_data["encap_content_info"],
@@ -293,13 +295,25 @@ def _coherent(signed_data) -> bool:
     )
 
 
+def _exactly_one_signed_data(content_info: bytes) -> bool:
+    """ContentInfo holds a content type and one [0] EXPLICIT element, with nothing before, between or after.
+
+    A length changed in the header would otherwise swallow zero padding that the parser then ignores.
+    """
+    if _element_count(content_info) != 2:
+        return False
+    _, _, _, header, body, trailer = asn1_parser.parse(content_info)
+    explicit = asn1_parser.parse(content_info[len(header) + len(body) + len(trailer):])
+    return _element_count(explicit[4]) == 1
+
+
 def _present(sequence, *names: str) -> int:
     return sum(not isinstance(sequence[name], core.Void) for name in names)
 
 
-def _element_count(sequence) -> int:
-    """How many elements the DER of a SEQUENCE holds (the parser keeps ones it cannot place)."""
-    remaining, count = sequence.contents, 0
+def _element_count(contents: bytes) -> int:
+    """How many elements the contents of a DER SEQUENCE hold (asn1crypto keeps ones it cannot place)."""
+    remaining, count = contents, 0
     while remaining:
         _, _, _, header, body, trailer = asn1_parser.parse(remaining)
         remaining = remaining[len(header) + len(body) + len(trailer):]

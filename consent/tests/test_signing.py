@@ -441,6 +441,19 @@ def test_tampered_or_unsigned_pdf_is_not_valid_and_says_why(tampering, signed_co
     assert report.file_sha256 == hashlib.sha256(candidate).hexdigest()
 
 
+@pytest.mark.parametrize("timestamped", [False, True], ids=["B-B", "B-LT"])
+def test_a_change_anywhere_in_the_signature_container_is_detected(timestamped, identities, consent_pdf):
+    """The container sits outside the signed ranges: certificates, signer identifier, lengths, unsigned
+    attributes and the timestamp token are checked one by one. Sample its whole length, headers included."""
+    signed = sign_pdf(consent_pdf, identity=pki.load_identity(role="site", site_code="DIJ"), request=CONSENT,
+                      timestamper=dummy_timestamper() if timestamped else None)
+    _, length, resume, _ = byte_range(signed)
+    digits = signed[length + 1:resume - 1].rstrip(b"0")
+    positions = sorted({*range(0, 24), *range(0, len(digits), max(1, len(digits) // 60)), len(digits) - 1})
+    accepted = [p for p in positions if verify_pdf(flip(signed, length + 1 + p)).valid]
+    assert accepted == []
+
+
 def test_verify_pdf_answers_not_valid_for_inputs_that_are_not_bytes():
     assert not verify_pdf(None).valid
     assert not verify_pdf("%PDF-1.7").valid
