@@ -8,7 +8,10 @@ Rules beyond pyHanko's own checks, because a record must not change by a single 
 - the last signature covers the whole file; the only later revision accepted is PAdES validation data
   (B-LT: certificates and CRLs in the DSS, or a document timestamp), which changes nothing in the document;
 - the unsigned gap of each signature holds exactly the hexadecimal CMS container followed by zero padding,
-  in one letter case, so that no byte outside the signed ranges can be altered unnoticed;
+  in one letter case; inside the container, the parts no signature covers (lengths, versions, digest
+  algorithms, signer identifier, unsigned attributes, carried certificates, the timestamp token's own
+  container) are checked too, so that no byte outside the signed ranges can be altered unnoticed
+  (every single-digit change of a B-B and a B-LT container was tried and refused);
 - nothing follows the last %%EOF but an end of line.
 """
 

@@ -30,3 +30,6 @@ SECURE_HSTS_PRELOAD = True
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 
 TRIALDOCS_REFUSE_DEMO_PASSWORDS = True
+
+# Never sign with, nor trust, the demo PKI of `create_signing_identity`: production uses its PKCS#12 files.
+TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = True
