@@ -110,16 +110,25 @@ def activations_notify_due(*, now: datetime | None = None) -> int:
     return sum(activation_notify(activation_id=pk) for pk in list(due))
 
 
+def _effective_unacknowledged(activation: SiteActivation, *, allowed, not_yet: str, already: str) -> SiteActivation:
+    """The activation, locked, once the actor may act on it, it is effective, and the site has not acknowledged."""
+    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
+    if not allowed(activation.site):
+        raise PermissionDenied
+    if activation.effective_from > timezone.now():
+        raise ValidationError(not_yet)
+    if SiteAcknowledgement.objects.filter(activation=activation).exists():
+        raise ValidationError(already)
+    return activation
+
+
 @transaction.atomic
 def acknowledgement_create(*, actor, activation: SiteActivation) -> SiteAcknowledgement:
     """The site's staff acknowledge an effective amendment (who and when are the record)."""
-    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
-    if not permissions.can_acknowledge(actor, activation.site):
-        raise PermissionDenied
-    if activation.effective_from > timezone.now():
-        raise ValidationError(_("This version is not effective at your site yet."))
-    if SiteAcknowledgement.objects.filter(activation=activation).exists():
-        raise ValidationError(_("Your site has already acknowledged this version."))
+    activation = _effective_unacknowledged(
+        activation, allowed=lambda site: permissions.can_acknowledge(actor, site),
+        not_yet=_("This version is not effective at your site yet."),
+        already=_("Your site has already acknowledged this version."))
     acknowledgement = SiteAcknowledgement.objects.create(activation=activation, acknowledged_by=actor)
     audit.record(actor=actor, action="acknowledgement.created", obj=acknowledgement,
                  changes={"version": [None, str(activation.version)], "site": [None, activation.site.code]})
@@ -129,13 +138,10 @@ def acknowledgement_create(*, actor, activation: SiteActivation) -> SiteAcknowle
 @transaction.atomic
 def reminder_send(*, actor, activation: SiteActivation) -> ActivationNotice:
     """The sponsor reminds a site that has not acknowledged an effective version."""
-    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
-    if not permissions.can_manage_site(actor, activation.site):
-        raise PermissionDenied
-    if activation.effective_from > timezone.now():
-        raise ValidationError(_("This version is not effective at that site yet."))
-    if SiteAcknowledgement.objects.filter(activation=activation).exists():
-        raise ValidationError(_("That site has already acknowledged this version."))
+    activation = _effective_unacknowledged(
+        activation, allowed=lambda site: permissions.can_manage_site(actor, site),
+        not_yet=_("This version is not effective at that site yet."),
+        already=_("That site has already acknowledged this version."))
     recipients = site_staff_emails(site=activation.site)
     if not recipients:
         raise ValidationError(_("Nobody at that site has an e-mail address."))
