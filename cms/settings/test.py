@@ -25,3 +25,7 @@ TRIALDOCS_TSA_URL = ""
 TRIALDOCS_TRUST_ROOTS = []
 TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = False
 # --- end Signing ---
+
+# Browser tests: the live server shares one in-memory SQLite database, where two requests at once meet a
+# table lock; the editor's background ping every 10 s would race the journey's own requests.
+WAGTAIL_EDITING_SESSION_PING_INTERVAL = 10 * 60 * 1000

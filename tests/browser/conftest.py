@@ -28,12 +28,26 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1200, "height": 800}, locale="fr-FR")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+def new_page(chromium):
+    """Open pages in fresh browser contexts (one per user), all closed when the test ends, so no page left open
+    keeps talking to the live server during the next test."""
+    contexts = []
+
+    def open_page(width=1200, height=800):
+        context = chromium.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture

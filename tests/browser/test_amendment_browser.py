@@ -14,10 +14,8 @@ from regulatory.tests.factories import PASSWORD, make_opinion, make_version, pro
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def logged_in(chromium, base_url, username):
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, locale="fr-FR")
-    page = context.new_page()
-    page.set_default_timeout(15000)
+def logged_in(new_page, base_url, username):
+    page = new_page(1280, 1000)
     page.goto(f"{base_url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -33,14 +31,14 @@ def footer_action(page, name_pattern):
     page.wait_for_load_state()
 
 
-def test_sponsor_publishes_an_amendment_and_the_site_acknowledges_it(world, live_server, chromium, screenshot_dir):
+def test_sponsor_publishes_an_amendment_and_the_site_acknowledges_it(world, live_server, new_page, screenshot_dir):
     v1 = make_version(trial=world.trial, number="1.0")
     make_opinion(trial=world.trial, version=v1, date=datetime.date(2026, 1, 10))
     services.activation_create(actor=world.sponsor, version=v1, site=world.site_a,
                                effective_from=timezone.now() - datetime.timedelta(days=60))
     base = live_server.url
 
-    sponsor = logged_in(chromium, base, "sponsor")
+    sponsor = logged_in(new_page, base, "sponsor")
     sponsor.goto(f"{base}/admin/pages/add/regulatory/protocolversionpage/{protocol_of(world.trial).pk}/")
     sponsor.fill("#id_title", "Protocole v1.1 — amendement 1")
     sponsor.fill("#id_version_number", "1.1")
@@ -52,12 +50,15 @@ def test_sponsor_publishes_an_amendment_and_the_site_acknowledges_it(world, live
     footer_action(sponsor, r"^Soumettre à ")
     version = ProtocolVersionPage.objects.get(version_number="1.1")
     assert not version.live and version.workflow_in_progress
+    sponsor.goto(f"{base}/admin/")  # leave the editor: one editor open at a time
 
-    qa = logged_in(chromium, base, "qa")
+    qa = logged_in(new_page, base, "qa")
     qa.goto(f"{base}/admin/")
     qa.screenshot(path=str(screenshot_dir / "amendment-2-qa-dashboard.png"), full_page=True)
     qa.get_by_role("link", name="Protocole v1.1 — amendement 1").first.click()
+    qa.wait_for_url(f"**/admin/pages/{version.pk}/edit/")
     footer_action(qa, r"^Approuver$")
+    qa.goto(f"{base}/admin/")
 
     sponsor.goto(f"{base}/admin/pages/{version.pk}/edit/")
     footer_action(sponsor, r"^Approuver et publier$|^Approuver et Publier$")
@@ -72,7 +73,7 @@ def test_sponsor_publishes_an_amendment_and_the_site_acknowledges_it(world, live
     assert "pas prise en compte" in sponsor.content()
     sponsor.screenshot(path=str(screenshot_dir / "amendment-3-matrix.png"), full_page=True)
 
-    coordinator = logged_in(chromium, base, "coordinator-a")
+    coordinator = logged_in(new_page, base, "coordinator-a")
     assert "Amendements à prendre en compte" in coordinator.content()
     coordinator.get_by_role("link", name=re.compile("DIJ$")).first.click()
     row = coordinator.get_by_role("row", name=re.compile("v1.1"))
