@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from regulatory.models import Role
-from regulatory.tests.factories import make_member, make_site, make_trial, make_user
+from regulatory.tests.factories import make_grant, make_member, make_site, make_trial, make_user
 
 
 @pytest.fixture
@@ -15,14 +15,17 @@ def world(db):
     site_b = make_site(trial=trial, code="LIL", name="Hôpital fictif de Lille", city="Lille", is_demo=True)
     other_trial = make_trial(nct_number="NCT01234567", title="Another trial")
     other_site = make_site(trial=other_trial, code="BOR", name="CHU fictif de Bordeaux", city="Bordeaux")
+    inspector = make_member("inspector", role=Role.INSPECTOR, trial=trial)
+    sponsor = make_member("sponsor", role=Role.SPONSOR, trial=trial)
     return SimpleNamespace(
         trial=trial, site_a=site_a, site_b=site_b, other_trial=other_trial, other_site=other_site,
         coordinator_a=make_member("coordinator-a", role=Role.COORDINATOR, trial=trial, site=site_a),
         investigator_a=make_member("investigator-a", role=Role.INVESTIGATOR, trial=trial, site=site_a),
         coordinator_b=make_member("coordinator-b", role=Role.COORDINATOR, trial=trial, site=site_b),
-        sponsor=make_member("sponsor", role=Role.SPONSOR, trial=trial),
+        sponsor=sponsor,
         qa=make_member("qa", role=Role.SPONSOR_QA, trial=trial),
-        inspector=make_member("inspector", role=Role.INSPECTOR, trial=trial),
+        inspector=inspector,  # with an inspection window open from an hour ago for a week
+        inspector_grant=make_grant(inspector=inspector, trial=trial, granted_by=sponsor),
         other_sponsor=make_member("other-sponsor", role=Role.SPONSOR, trial=other_trial),
         admin=make_user("admin", superuser=True),
         nobody=make_user("nobody"),

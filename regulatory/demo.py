@@ -6,7 +6,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 
 from . import demo_protocol, services
 from .demo_accounts import DEMO_PASSWORD
@@ -127,6 +127,7 @@ def load(*, home) -> dict:
             report["created"].append(f"role {role} for {username}")
 
     services.trial_setup(actor=None, trial=trial)
+    _inspection_window(trial=trial, report=report)
     demo_protocol.load(trial=trial, sponsor=get_user_model().objects.get(username="sponsor"), report=report)
     return report
 
@@ -139,3 +140,19 @@ def logins() -> list[tuple[str, str]]:
             where = f" at {site_code}" if site_code else " of NCT07063680"
             rows.append((username, f"{str(Role(role).label).lower()}{where}"))
     return rows
+
+
+def _inspection_window(*, trial, report) -> None:
+    """The demo inspector inspects the demo trial for a month from the day the demo is loaded (a window that
+    has closed since is followed by a new one, so the demo login always works)."""
+    from regulatory.models import InspectorGrant
+
+    User = get_user_model()
+    inspector = User.objects.get(username="inspector")
+    if InspectorGrant.objects.active().filter(inspector=inspector, trial=trial).exists():
+        return
+    now = timezone.now()
+    services.grant_create(actor=User.objects.get(username="sponsor"), trial=trial, inspector=inspector,
+                          starts_at=now - datetime.timedelta(days=1), ends_at=now + datetime.timedelta(days=30),
+                          purpose="Inspection ANSM (démo)")
+    report["created"].append("inspection window for inspector")

@@ -3,7 +3,8 @@
 Roles:
 - administrator: an active superuser; manages users, roles and sites everywhere.
 - sponsor (per trial): consults every site of the trial and manages the trial, its sites and teams.
-- inspector (per trial): consults the trial and its sites, read-only; never writes anything.
+- inspector: consults one trial (or some of its sites) during an inspection window granted by the sponsor
+  (`InspectorGrant`), read-only; outside the window sees nothing; never writes anything.
 - investigator, coordinator (per site): consult their own site only.
 
 Trial and site roles are memberships of a `RoleGroup`; what a role allows is the set of django-guardian
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import get_objects_for_user
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .models import InvestigationalSite, Role, RoleGroup, TrialPage
+from .models import InspectorGrant, InvestigationalSite, Role, RoleGroup, TrialPage
 from .models.roles import SITE_ROLES
 
 ACCESS_TRIAL = "regulatory.access_trial"
@@ -29,7 +30,7 @@ RECORD_CONSENT = "regulatory.record_consent"
 TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.SPONSOR: (ACCESS_TRIAL, MANAGE_TRIAL),
     Role.SPONSOR_QA: (ACCESS_TRIAL,),
-    Role.INSPECTOR: (ACCESS_TRIAL,),
+    Role.INSPECTOR: (),  # access only through an open inspection window: see `active_grants`
 }
 SITE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.INVESTIGATOR: (ACCESS_SITE, ACKNOWLEDGE_AMENDMENT, RECORD_CONSENT),
@@ -88,15 +89,41 @@ def _objects(user, perm: str, klass) -> QuerySet:
     return get_objects_for_user(user, perm, klass=klass, accept_global_perms=False, with_superuser=False)
 
 
+def active_grants(user) -> QuerySet[InspectorGrant]:
+    """The user's inspection windows open now."""
+    if not is_authenticated(user):
+        return InspectorGrant.objects.none()
+    return InspectorGrant.objects.active().filter(inspector=user)
+
+
+def is_inspector(user) -> bool:
+    """Someone whose only part in the system is inspecting: read-only everywhere, every request audited."""
+    if not is_authenticated(user) or user.is_superuser:
+        return False
+    roles = set(RoleGroup.objects.filter(group__user=user).values_list("role", flat=True))
+    if roles - {Role.INSPECTOR}:
+        return False
+    return bool(roles) or InspectorGrant.objects.filter(inspector=user).exists()
+
+
+def _inspected_sites(user) -> Q:
+    """Sites opened by the user's active windows: the chosen ones, or every site of the trial if none chosen."""
+    grants = active_grants(user)
+    whole_trials = grants.filter(sites__isnull=True).values("trial_id")
+    chosen = grants.filter(sites__isnull=False).values("sites")
+    return Q(trial_id__in=whole_trials) | Q(pk__in=chosen)
+
+
 def trials_accessible(user) -> QuerySet[TrialPage]:
-    """Trials the user may read: trial-wide roles, plus the trial of each of their sites."""
+    """Trials the user may read: trial-wide roles, the trial of each of their sites, open inspection windows."""
     if not is_authenticated(user):
         return TrialPage.objects.none()
     if is_administrator(user):
         return TrialPage.objects.all()
     trial_wide = _objects(user, ACCESS_TRIAL, TrialPage).values("pk")
     via_sites = _objects(user, ACCESS_SITE, InvestigationalSite).values("trial_id")
-    return TrialPage.objects.filter(Q(pk__in=trial_wide) | Q(pk__in=via_sites))
+    inspected = active_grants(user).values("trial_id")
+    return TrialPage.objects.filter(Q(pk__in=trial_wide) | Q(pk__in=via_sites) | Q(pk__in=inspected))
 
 
 def trials_managed(user) -> QuerySet[TrialPage]:
@@ -115,7 +142,7 @@ def sites_accessible(user) -> QuerySet[InvestigationalSite]:
         return InvestigationalSite.objects.all()
     own = _objects(user, ACCESS_SITE, InvestigationalSite).values("pk")
     trial_wide = _objects(user, ACCESS_TRIAL, TrialPage).values("pk")
-    return InvestigationalSite.objects.filter(Q(pk__in=own) | Q(trial_id__in=trial_wide))
+    return InvestigationalSite.objects.filter(Q(pk__in=own) | Q(trial_id__in=trial_wide) | _inspected_sites(user))
 
 
 def sites_managed(user) -> QuerySet[InvestigationalSite]:
@@ -135,7 +162,8 @@ def can_access_site(user, site: InvestigationalSite) -> bool:
         return True
     if not is_authenticated(user):
         return False
-    return user.has_perm(ACCESS_SITE, site) or user.has_perm(ACCESS_TRIAL, site.trial)
+    return (user.has_perm(ACCESS_SITE, site) or user.has_perm(ACCESS_TRIAL, site.trial)
+            or InvestigationalSite.objects.filter(_inspected_sites(user), pk=site.pk).exists())
 
 
 def can_manage_site(user, site: InvestigationalSite) -> bool:
@@ -147,8 +175,10 @@ def can_add_site(user) -> bool:
 
 
 def can_read_trial_wide(user, trial: TrialPage) -> bool:
-    """Trial-wide records (regulatory correspondence, dashboards): sponsor, QA, inspectors, administrators."""
-    return is_administrator(user) or (is_authenticated(user) and user.has_perm(ACCESS_TRIAL, trial))
+    """Trial-wide records (regulatory correspondence, the TMF): sponsor, QA, inspectors in their window,
+    administrators."""
+    return is_administrator(user) or (is_authenticated(user) and (
+        user.has_perm(ACCESS_TRIAL, trial) or active_grants(user).filter(trial=trial).exists()))
 
 
 def can_acknowledge(user, site: InvestigationalSite) -> bool:

@@ -2,9 +2,10 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
-from wagtail.signals import page_published
+from wagtail.signals import page_published, page_unpublished
 
 from . import audit
 from .accounts import LOGIN, LOGIN_FAILED
@@ -40,3 +41,38 @@ def audit_page_published(sender, instance, revision, **kwargs):
         scheduled = instance.go_live_at is not None and instance.go_live_at > timezone.now()
         verb = "scheduled" if scheduled else "published"
         services.page_revision_audit(actor=audit.request_user(), page=instance, verb=verb)
+
+
+# --- TMF filing (regulatory/filing.py): every source refiles its trial when it changes ---
+
+def _filed_page(instance) -> bool:
+    from consent.models import ConsentFormVersionPage
+
+    from .models import CorrespondenceItemPage, ProtocolVersionPage
+
+    return isinstance(instance, ProtocolVersionPage | ConsentFormVersionPage | CorrespondenceItemPage)
+
+
+@receiver(page_published, dispatch_uid="trialdocs_tmf_page_published")
+@receiver(page_unpublished, dispatch_uid="trialdocs_tmf_page_unpublished")
+def file_page(sender, instance, **kwargs):
+    if _filed_page(instance.specific):
+        from . import filing
+
+        filing.refile_for(instance.specific)
+
+
+@receiver(post_save, sender="regulatory.SiteAcknowledgement", dispatch_uid="trialdocs_tmf_acknowledgement")
+def file_acknowledgement(sender, instance, created, raw=False, **kwargs):
+    if not raw:
+        from . import filing
+
+        filing.refile(instance)
+
+
+@receiver(post_save, sender="consent.FormEffectivity", dispatch_uid="trialdocs_tmf_effectivity")
+def file_effectivity(sender, instance, raw=False, **kwargs):
+    if not raw:
+        from . import filing
+
+        filing.refile_for(instance.version)

@@ -77,6 +77,8 @@ class TrialSummary:
     trial: TrialPage
     roles: list[str] = field(default_factory=list)
     sites: list[InvestigationalSite] = field(default_factory=list)
+    reads_tmf: bool = False
+    inspection_ends: object = None
 
 
 @dataclass
@@ -103,6 +105,11 @@ def dashboard(*, user) -> Dashboard:
     for site in sites_for_user(user=user):
         if site.trial_id in summaries:
             summaries[site.trial_id].sites.append(site)
+    for summary in summaries.values():
+        summary.reads_tmf = permissions.can_read_trial_wide(user, summary.trial)
+    for grant in permissions.active_grants(user):
+        if grant.trial_id in summaries:
+            summaries[grant.trial_id].inspection_ends = grant.ends_at
     is_admin = permissions.is_administrator(user)
     keys = (["administrator"] if is_admin else []) + role_keys
     capabilities = []

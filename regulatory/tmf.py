@@ -19,3 +19,42 @@ def artifact(number: str) -> TmfArtifact:
         raise UnknownTmfArtifactError(
             f"{number!r} is not an artifact number of the TMF Reference Model v3.3.1 (expected like '02.01.02')"
         ) from None
+
+
+def readable_trial(user, nct: str):
+    """The trial whose TMF the user may read (sponsor, QA, an inspector in an open window, administrators), or 404.
+
+    Site staff never read the sponsor's TMF; an inspector outside their window sees nothing.
+    """
+    from django.http import Http404
+
+    from regulatory import permissions
+    from regulatory.models import TrialPage
+
+    trial = TrialPage.objects.filter(nct_number__iexact=nct).first()
+    if trial is None or not permissions.can_read_trial_wide(user, trial):
+        raise Http404
+    return trial
+
+
+def documents_visible(user, trial):
+    """The trial's TMF documents the user may read: trial- and country-level ones, and site-level ones of the
+    sites the user may read (an inspector's window may cover only some sites)."""
+    from django.db.models import Q
+
+    from regulatory import permissions
+    from regulatory.models import TmfDocument
+
+    if not permissions.can_read_trial_wide(user, trial):
+        return TmfDocument.objects.none()
+    sites = permissions.sites_accessible(user).filter(trial=trial).values("pk")
+    return (TmfDocument.objects.filter(trial=trial)
+            .filter(Q(site__isnull=True) | Q(site__in=sites))
+            .select_related("artifact__section__zone", "site"))
+
+
+def can_file(user, trial) -> bool:
+    """Filing by hand and starting exports: the trial's sponsor and administrators."""
+    from regulatory import permissions
+
+    return permissions.can_manage_trial(user, trial)

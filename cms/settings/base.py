@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "regulatory.middleware.InspectorMiddleware",
     "cms.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -183,3 +184,11 @@ TRIALDOCS_TSA_URL = os.environ.get("TRIALDOCS_TSA_URL", "")
 # True refuses to sign with the demo PKI (production.py may set it once real certificates are provisioned).
 TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = os.environ.get("TRIALDOCS_SIGNING_REFUSE_DEMO_PKI", "") == "1"
 # --- end Signing ---
+
+# --- Background tasks ---
+# django-tasks (the backport of Django 6's tasks framework, which Wagtail 8 already uses) with the database
+# backend of django-tasks-db: jobs (TMF exports, Wagtail's own tasks) wait in the database until
+# `manage.py db_worker` runs them.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# --- end Background tasks ---

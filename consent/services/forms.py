@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from wagtail.models import WorkflowPage
 
-from regulatory import audit, permissions
+from regulatory import audit, filing, permissions
 from regulatory.approvals import earliest_effective_date, effectiveness_blockers
 from regulatory.models import InvestigationalSite, TrialPage
 from regulatory.services import review_workflow
@@ -159,6 +159,7 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     version.refresh_from_db()
     audit.record(actor=actor, action="consentform.withdrawn", obj=version, reason=reason,
                  changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended]})
+    filing.refile_for(version)  # the TMF copies are marked withdrawn
     return version
 
 

@@ -7,6 +7,7 @@ from .correspondence import (
     SubmissionPage,
 )
 from .documents import TrialCollection
+from .inspection import InspectorGrant
 from .protocol import (
     ActivationNotice,
     ConsentKind,
@@ -17,7 +18,7 @@ from .protocol import (
 )
 from .roles import Role, RoleGroup
 from .sites import InvestigationalSite, SiteGroupObjectPermission, SiteUserObjectPermission
-from .tmf import TmfArtifact, TmfSection, TmfZone
+from .tmf import TmfArtifact, TmfDocument, TmfExpectation, TmfExportJob, TmfLevel, TmfSection, TmfZone
 from .trials import TrialArm, TrialGroupObjectPermission, TrialPage, TrialUserObjectPermission
 
 __all__ = [
@@ -34,12 +35,17 @@ __all__ = [
     "SubmissionPage",
     "TrialCollection",
     "AuditEntry",
+    "InspectorGrant",
     "InvestigationalSite",
     "Role",
     "RoleGroup",
     "SiteGroupObjectPermission",
     "SiteUserObjectPermission",
     "TmfArtifact",
+    "TmfDocument",
+    "TmfExpectation",
+    "TmfExportJob",
+    "TmfLevel",
     "TmfSection",
     "TmfZone",
     "TrialArm",

@@ -4,7 +4,9 @@ Reference data, identical on every installation: documents are filed to an artif
 and rows are never edited by hand, hence no admin and PROTECT on every foreign key.
 """
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -55,3 +57,138 @@ class TmfArtifact(models.Model):
 
     def __str__(self):
         return f"{self.number} {self.name}"
+
+
+class TmfLevel(models.TextChoices):
+    TRIAL = "trial", _("Trial")
+    COUNTRY = "country", _("Country")
+    SITE = "site", _("Site")
+
+
+class TmfDocument(models.Model):
+    """One document filed in a trial's TMF, at trial, country or site level.
+
+    Filed automatically (`regulatory.filing`: the source object is named by `source_type`/`source_id`, and its
+    content is produced from it) or uploaded by hand (`file`). Rows are never deleted: a newer version of the
+    same `series` marks the older one superseded.
+    """
+
+    class Status(models.TextChoices):
+        CURRENT = "current", _("Current")
+        SUPERSEDED = "superseded", _("Superseded")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        DRAFT = "draft", _("Draft")
+
+    trial = models.ForeignKey("regulatory.TrialPage", on_delete=models.PROTECT, related_name="tmf_documents",
+                              verbose_name=_("trial"))
+    artifact = models.ForeignKey(TmfArtifact, on_delete=models.PROTECT, related_name="documents",
+                                 verbose_name=_("artifact"))
+    level = models.CharField(_("level"), max_length=8, choices=TmfLevel.choices)
+    country = models.CharField(_("country"), max_length=2, blank=True,
+                               help_text=_("Two-letter ISO code, for country- and site-level documents."))
+    site = models.ForeignKey("regulatory.InvestigationalSite", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="tmf_documents", verbose_name=_("site"))
+    title = models.CharField(_("title"), max_length=255)
+    document_date = models.DateField(_("document date"))
+    version = models.CharField(_("version"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.CURRENT)
+    series = models.CharField(_("series"), max_length=120, blank=True,
+                              help_text=_("Versions of one document share a series."))
+    source_type = models.CharField(_("source type"), max_length=100, blank=True, editable=False)
+    source_id = models.CharField(_("source id"), max_length=64, blank=True, editable=False)
+    source_part = models.CharField(_("source part"), max_length=40, blank=True, editable=False)
+    file = models.FileField(_("file"), upload_to="tmf/%Y/%m/", blank=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    sha256 = models.CharField(_("SHA-256 of the uploaded file"), max_length=64, blank=True)
+    search_text = models.TextField(_("searchable text"), blank=True, editable=False)
+    filed_at = models.DateTimeField(_("filed at"), auto_now_add=True)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", verbose_name=_("filed by"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("TMF document")
+        verbose_name_plural = _("TMF documents")
+        ordering = ["artifact__number", "level", "site__code", "series", "-document_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["source_type", "source_id", "source_part", "artifact", "site"],
+                                    condition=~Q(source_type=""), name="tmf_one_filing_per_source_part"),
+            models.UniqueConstraint(fields=["source_type", "source_id", "source_part", "artifact"],
+                                    condition=~Q(source_type="") & Q(site__isnull=True),
+                                    name="tmf_one_unsited_filing_per_source_part"),
+            models.CheckConstraint(condition=Q(level="site", site__isnull=False) | (~Q(level="site")
+                                   & Q(site__isnull=True)), name="tmf_site_level_has_a_site"),
+            models.CheckConstraint(condition=Q(level="trial") | ~Q(country=""), name="tmf_country_given"),
+        ]
+        indexes = [
+            models.Index(fields=["trial", "artifact"], name="tmf_trial_artifact_idx"),
+            models.Index(fields=["trial", "site", "status"], name="tmf_trial_site_status_idx"),
+            models.Index(fields=["source_type", "source_id"], name="tmf_source_idx"),
+        ]
+
+    def __str__(self):
+        version = f" v{self.version}" if self.version else ""
+        return f"{self.artifact.number} {self.title}{version}"
+
+    @property
+    def is_uploaded(self) -> bool:
+        return not self.source_type
+
+    @property
+    def place(self) -> str:
+        if self.level == TmfLevel.SITE:
+            return self.site.code
+        if self.level == TmfLevel.COUNTRY:
+            return self.country
+        return str(_("Trial"))
+
+
+class TmfExpectation(models.Model):
+    """The sponsor's choice for one artifact at one level of a trial: expected or not (overriding the default,
+    which expects every Core artifact at each level the Reference Model allows)."""
+
+    trial = models.ForeignKey("regulatory.TrialPage", on_delete=models.PROTECT, related_name="tmf_expectations")
+    artifact = models.ForeignKey(TmfArtifact, on_delete=models.PROTECT, related_name="+")
+    level = models.CharField(_("level"), max_length=8, choices=TmfLevel.choices)
+    expected = models.BooleanField(_("expected"))
+
+    class Meta:
+        verbose_name = _("expected TMF artifact")
+        verbose_name_plural = _("expected TMF artifacts")
+        constraints = [models.UniqueConstraint(fields=["trial", "artifact", "level"], name="one_expectation")]
+
+    def __str__(self):
+        return f"{self.trial_id} {self.artifact_id} {self.level} {self.expected}"
+
+
+class TmfExportJob(models.Model):
+    """A TMF export (eTMF Exchange Mechanism package) run in the background, with its progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    trial = models.ForeignKey("regulatory.TrialPage", on_delete=models.PROTECT, related_name="tmf_exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(_("documents written"), default=0)
+    total = models.PositiveIntegerField(_("documents to write"), default=0)
+    file = models.FileField(_("package"), upload_to="tmf/exports/", blank=True)
+    sha256 = models.CharField(_("SHA-256 of the package"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("TMF export")
+        verbose_name_plural = _("TMF exports")
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"{self.trial_id} {self.requested_at:%Y-%m-%d %H:%M} {self.state}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.state == self.State.DONE else (100 * self.done // self.total if self.total else 0)

@@ -1,5 +1,6 @@
 """Writes of the regulatory app. Each runs in one transaction and leaves its audit entries."""
 
+from .inspection import grant_create, grant_revoke
 from .protocol import (
     acknowledgement_create,
     activation_create,
@@ -31,6 +32,8 @@ __all__ = [
     "activation_notify",
     "activations_notify_due",
     "correspondence_item_create",
+    "grant_create",
+    "grant_revoke",
     "page_revision_audit",
     "protocol_version_create",
     "reminder_send",

@@ -90,3 +90,19 @@ def make_opinion(*, trial: TrialPage, version, date=datetime.date(2026, 1, 15), 
     return services.correspondence_item_create(
         actor=None, submission=submission, title=f"{item_type} {version.version_number}", direction="received",
         date=date, item_type=item_type, correspondent="CPP Test", concerns=[version])
+
+
+def make_grant(*, inspector, trial: TrialPage, sites=(), starts_at=None, ends_at=None, granted_by=None):
+    """An inspection window, open from an hour ago for a week unless told otherwise (written directly, so a
+    window in the past can be made too)."""
+    from django.utils import timezone
+
+    from regulatory.models import InspectorGrant
+
+    now = timezone.now()
+    grant = InspectorGrant.objects.create(
+        inspector=inspector, trial=trial, starts_at=starts_at or now - datetime.timedelta(hours=1),
+        ends_at=ends_at or now + datetime.timedelta(days=7),
+        granted_by=granted_by or make_user(f"granter-{InspectorGrant.objects.count()}"))
+    grant.sites.set(sites)
+    return grant

@@ -16,8 +16,8 @@ def test_trial_creation_is_audited_and_sets_up_trial_roles(db):
     assert created.changes["nct_number"] == [None, "NCT07063680"]
     sponsor = RoleGroup.objects.get(trial=trial, role=Role.SPONSOR)
     assert sorted(get_perms(sponsor.group, trial)) == ["access_trial", "manage_trial"]
-    assert sorted(get_perms(RoleGroup.objects.get(trial=trial, role=Role.INSPECTOR).group, trial)) == [
-        "access_trial"]
+    # The inspector role opens nothing by itself: access comes from an inspection window.
+    assert get_perms(RoleGroup.objects.get(trial=trial, role=Role.INSPECTOR).group, trial) == []
     page_perms = set(GroupPagePermission.objects.filter(group=sponsor.group).values_list(
         "permission__codename", flat=True))
     assert page_perms == {"add_page", "change_page", "publish_page", "lock_page", "unlock_page"}

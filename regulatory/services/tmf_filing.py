@@ -1,0 +1,135 @@
+"""Filing documents in the TMF by hand, and searching it."""
+
+import hashlib
+import re
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+
+from regulatory import audit, tmf
+from regulatory.models import TmfDocument, TmfLevel
+
+__all__ = ["TmfLevel", "file_upload", "search"]
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# Extension → the first bytes a real file of that type starts with ("" when the format has no signature).
+ALLOWED_TYPES = {
+    "pdf": (b"%PDF-",), "docx": (b"PK\x03\x04",), "xlsx": (b"PK\x03\x04",), "odt": (b"PK\x03\x04",),
+    "png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",), "jpeg": (b"\xff\xd8\xff",), "txt": (b"",),
+}
+
+
+def _check_file(upload) -> tuple[str, str]:
+    """A clean file name and the extension, or ValidationError."""
+    name = get_valid_filename(upload.name.replace("\\", "/").rsplit("/", 1)[-1])[:200]
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in ALLOWED_TYPES:
+        raise ValidationError(_("Only PDF, Word (.docx), Excel (.xlsx), OpenDocument text, PNG, JPEG or text files "
+                                "can be filed."))
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(_("This file is too large (50 MB at most)."))
+    if upload.size == 0:
+        raise ValidationError(_("This file is empty."))
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    if not head.startswith(ALLOWED_TYPES[extension]):
+        raise ValidationError(_("The file's content does not match its extension (.%(ext)s).") % {"ext": extension})
+    if extension == "txt" and b"\x00" in head:
+        raise ValidationError(_("The file's content does not match its extension (.%(ext)s).") % {"ext": extension})
+    return name, extension
+
+
+def _place(*, artifact, level, site, country) -> tuple:
+    allowed = {TmfLevel.TRIAL: artifact.trial_level, TmfLevel.COUNTRY: artifact.country_level,
+               TmfLevel.SITE: artifact.site_level}
+    if not allowed.get(level):
+        raise ValidationError(_("The Reference Model does not file %(artifact)s at this level.")
+                              % {"artifact": artifact.number})
+    if level == TmfLevel.SITE:
+        if site is None:
+            raise ValidationError(_("Choose the site of a site-level document."))
+        return site, site.country
+    if site is not None:
+        raise ValidationError(_("Only a site-level document names a site."))
+    if level == TmfLevel.COUNTRY:
+        country = (country or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValidationError(_("Give the two-letter country code of a country-level document."))
+        return None, country
+    return None, ""
+
+
+@transaction.atomic
+def file_upload(*, actor, trial, artifact, level, site, country, title, document_date, version, status, file,
+                replaces=None) -> TmfDocument:
+    """File an uploaded essential document. A new version of a filed document marks the older one superseded.
+
+    Nothing is written on refusal; a file stored before a later failure is removed again.
+    """
+    if not tmf.can_file(actor, trial):
+        raise PermissionDenied
+    if site is not None and site.trial_id != trial.pk:
+        raise ValidationError(_("Choose a site of this trial."))
+    site, country = _place(artifact=artifact, level=level, site=site, country=country)
+    name, _extension = _check_file(file)
+    if not title.strip():
+        raise ValidationError(_("Give the document a title."))
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    series = ""
+    if replaces is not None:
+        replaces = TmfDocument.objects.select_for_update().get(pk=replaces.pk)
+        if replaces.trial_id != trial.pk or not replaces.is_uploaded:
+            raise ValidationError(_("Only a document filed by hand in this trial can be replaced this way."))
+        if replaces.status == TmfDocument.Status.SUPERSEDED:
+            raise ValidationError(_("That document has already been superseded."))
+        series = replaces.series or f"upload-{replaces.pk}"
+    document = TmfDocument(trial=trial, artifact=artifact, level=level, site=site, country=country,
+                           title=title.strip()[:255], document_date=document_date, version=version.strip(),
+                           status=status, series=series, file_name=name, sha256=digest.hexdigest(),
+                           filed_by=actor, search_text=title.strip())
+    document.file.save(name, file, save=False)
+    try:
+        with transaction.atomic():
+            document.save()
+            if replaces is not None:
+                before = replaces.status
+                replaces.series = series
+                replaces.status = TmfDocument.Status.SUPERSEDED
+                replaces.save(update_fields=["series", "status", "updated_at"])
+                audit.record(actor=actor, action="tmf.document_superseded", obj=replaces,
+                             changes={"status": [before, replaces.status], "superseded_by": [None, document.pk]})
+            audit.record(actor=actor, action="tmf.document_filed", obj=document, changes={
+                "artifact": [None, artifact.number], "level": [None, level], "site": [None, site.code if site else ""],
+                "country": [None, country], "title": [None, document.title], "version": [None, document.version],
+                "status": [None, status], "document_date": [None, document_date], "file": [None, name],
+                "sha256": [None, document.sha256]})
+    except Exception:
+        document.file.delete(save=False)
+        raise
+    return document
+
+
+def search(documents: QuerySet, words: str) -> QuerySet:
+    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite."""
+    words = words.strip()[:200]
+    if not words:
+        return documents
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+        vector = SearchVector("title", weight="A", config="french") + SearchVector(
+            "search_text", weight="B", config="french")
+        query = SearchQuery(words, config="french", search_type="websearch")
+        return (documents.annotate(search_rank=SearchRank(vector, query)).filter(search_rank__gt=0)
+                .order_by("-search_rank", "artifact__number", "-document_date"))
+    condition = Q()
+    for word in words.split():
+        condition &= Q(title__icontains=word) | Q(search_text__icontains=word) | Q(artifact__name__icontains=word)
+    return documents.filter(condition)

@@ -1,0 +1,251 @@
+"""The TMF in the browser's eyes: who reads what, the inspector's window, search, filters, filing by hand."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.utils import timezone
+
+from consent import services as consent_services
+from consent.tests.factories import make_form
+from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument
+from regulatory.tests.factories import make_grant, make_member, make_opinion, make_user, make_version
+
+BASE = "/tmf/NCT07063680/"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def tmf(world):
+    v1 = make_version(trial=world.trial, number="1.0", summary_of_changes="Première version du protocole")
+    v2 = make_version(trial=world.trial, number="1.1", amendment=1, version_date=datetime.date(2026, 3, 1),
+                      summary_of_changes="Amendements de la posologie de l'argipressine",
+                      non_substantial_justification="Rédactionnel.")
+    make_opinion(trial=world.trial, version=v1)
+    form = make_form(trial=world.trial)
+    consent_services.form_make_effective(actor=world.sponsor, version=form, sites=[world.site_a, world.site_b],
+                                         effective_from=timezone.now() - datetime.timedelta(days=1))
+    site_doc = lambda site: TmfDocument.objects.get(site=site, artifact__number="02.02.03")  # noqa: E731
+    return type("Tmf", (), {"v1": v1, "v2": v2, "form": form, "dij": site_doc(world.site_a),
+                            "lil": site_doc(world.site_b)})
+
+
+def urls(tmf):
+    return [BASE, f"{BASE}zone/02/", f"{BASE}artifact/02.02.03/", f"{BASE}search/?q=protocole",
+            f"{BASE}documents/{tmf.dij.pk}/", f"{BASE}documents/{tmf.dij.pk}/download/",
+            f"{BASE}documents/{tmf.dij.pk}/view/", f"{BASE}completeness/"]
+
+
+@pytest.mark.parametrize("persona", ["sponsor", "qa", "inspector", "admin"])
+def test_trial_wide_readers_browse_every_page(world, tmf, as_user, persona):
+    client = as_user(getattr(world, persona))
+    for url in urls(tmf):
+        assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("persona", ["coordinator_a", "investigator_a", "other_sponsor", "nobody"])
+def test_everyone_else_gets_404(world, tmf, as_user, persona):
+    client = as_user(getattr(world, persona))
+    for url in urls(tmf):
+        assert client.get(url).status_code == 404, url
+
+
+def test_anonymous_is_sent_to_login(client, world, tmf):
+    for url in urls(tmf):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+
+
+@pytest.mark.parametrize("window", ["past", "future", "revoked"])
+def test_outside_the_window_the_inspector_sees_nothing(world, tmf, as_user, window):
+    now = timezone.now()
+    grant = world.inspector_grant
+    if window == "past":
+        InspectorGrant.objects.filter(pk=grant.pk).update(starts_at=now - datetime.timedelta(days=9),
+                                                           ends_at=now - datetime.timedelta(seconds=1))
+    elif window == "future":
+        InspectorGrant.objects.filter(pk=grant.pk).update(starts_at=now + datetime.timedelta(hours=1))
+    else:
+        InspectorGrant.objects.filter(pk=grant.pk).update(revoked_at=now)
+    client = as_user(world.inspector)
+    for url in [*urls(tmf), "/nct07063680/", "/nct07063680/sites/dij/", "/nct07063680/consent-forms/",
+                "/nct07063680/dashboard/", "/audit/"]:
+        assert client.get(url).status_code == 404, url
+    assert "NCT07063680" not in client.get("/").content.decode()
+
+
+def test_a_window_on_some_sites_hides_the_others(world, tmf, as_user):
+    world.inspector_grant.sites.set([world.site_a])
+    client = as_user(world.inspector)
+    assert client.get(f"{BASE}documents/{tmf.dij.pk}/download/").status_code == 200
+    assert client.get(f"{BASE}documents/{tmf.lil.pk}/").status_code == 404
+    assert client.get(f"{BASE}documents/{tmf.lil.pk}/download/").status_code == 404
+    listing = client.get(f"{BASE}artifact/02.02.03/").content.decode()
+    assert f"documents/{tmf.dij.pk}/" in listing and f"documents/{tmf.lil.pk}/" not in listing
+    assert client.get(f"{BASE}search/?site=LIL").context["page"].paginator.count == 0
+    assert client.get("/nct07063680/sites/lil/").status_code == 404
+    assert client.get("/nct07063680/sites/dij/").status_code == 200
+
+
+def test_every_page_an_inspector_opens_and_every_download_is_audited(world, tmf, as_user):
+    client = as_user(world.inspector)
+    client.get(f"{BASE}artifact/02.02.03/")
+    client.get(f"{BASE}documents/{tmf.dij.pk}/download/")
+    views = AuditEntry.objects.filter(action="inspection.view", actor=world.inspector)
+    assert views.filter(changes__path=[None, f"{BASE}artifact/02.02.03/"]).exists()
+    download = AuditEntry.objects.get(action="inspection.download", actor=world.inspector)
+    assert download.changes["path"] == [None, f"{BASE}documents/{tmf.dij.pk}/download/"]
+    assert "attachment" in download.changes["file"][1]
+    assert not AuditEntry.objects.filter(action__startswith="inspection.", actor=world.sponsor).exists()
+
+
+def test_an_inspector_writes_nothing_anywhere(world, tmf, as_user):
+    client = as_user(world.inspector)
+    before = (AuditEntry.objects.exclude(action__startswith="inspection.").count(), TmfDocument.objects.count())
+    upload = SimpleUploadedFile("cv.pdf", PDF, content_type="application/pdf")
+    for url, data in [(f"{BASE}upload/", {"file": upload}), (f"{BASE}inspections/", {}),
+                      (f"{BASE}inspections/{world.inspector_grant.pk}/close/", {"reason": "x"}),
+                      ("/nct07063680/sites/dij/participants/", {}), ("/admin/pages/", {}),
+                      ("/accounts/password_change/", {}), (f"{BASE}documents/{tmf.dij.pk}/", {})]:
+        response = client.post(url, data)
+        assert response.status_code == 403, url
+        assert "lecture seule" in response.content.decode()
+    assert (AuditEntry.objects.exclude(action__startswith="inspection.").count(),
+            TmfDocument.objects.count()) == before
+    assert AuditEntry.objects.filter(action="inspection.write_refused").count() == 7
+
+
+def test_search_filters_and_version_history(world, tmf, as_user):
+    client = as_user(world.sponsor)
+    found = client.get(f"{BASE}search/?q=posologie").context["page"].object_list
+    assert [d.version for d in found] == ["1.1"]
+    if connection.vendor == "postgresql":  # French stemming: the plural finds the singular, and back
+        found = client.get(f"{BASE}search/?q=amendement posologies").context["page"].object_list
+        assert [d.version for d in found] == ["1.1"]
+    assert client.get(f"{BASE}search/?status=superseded").context["page"].paginator.count == 1
+    assert client.get(f"{BASE}search/?site=DIJ").context["page"].paginator.count == 1
+    assert client.get(f"{BASE}search/?date_from=2026-02-01&date_to=2026-03-31").context[
+        "page"].paginator.count == 1
+    assert client.get(f"{BASE}search/?date_from=not-a-date").context["page"].paginator.count == 0
+    v2 = TmfDocument.objects.get(source_id=str(tmf.v2.pk), source_type="regulatory.protocolversionpage")
+    history = client.get(f"{BASE}documents/{v2.pk}/").context["versions"]
+    assert [d.version for d in history] == ["1.1", "1.0"]
+
+
+def test_pdfs_open_inline_and_download_as_attachments(world, tmf, as_user):
+    client = as_user(world.qa)
+    inline = client.get(f"{BASE}documents/{tmf.dij.pk}/view/")
+    assert inline["Content-Type"] == "application/pdf" and inline["Content-Disposition"].startswith("inline")
+    attachment = client.get(f"{BASE}documents/{tmf.dij.pk}/download/")
+    assert attachment["Content-Disposition"].startswith("attachment")
+    assert b"".join(attachment.streaming_content).startswith(b"%PDF-")
+
+
+def upload_post(**overrides):
+    data = {"artifact": TmfArtifact.objects.get(number="05.02.04").pk, "level": "site", "country": "FR",
+            "title": "CV du Dr Investigateur", "document_date": "2026-02-01", "version": "1", "status": "current",
+            "file": SimpleUploadedFile("cv investigateur.pdf", PDF, content_type="application/pdf")}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_the_sponsor_files_a_document_by_hand_and_supersedes_it(world, as_user, settings):
+    client = as_user(world.sponsor)
+    response = client.post(f"{BASE}upload/", upload_post(site=world.site_a.pk))
+    assert response.status_code == 302
+    first = TmfDocument.objects.get(artifact__number="05.02.04")
+    assert (first.site, first.file_name, len(first.sha256)) == (world.site_a, "cv_investigateur.pdf", 64)
+    assert AuditEntry.objects.filter(action="tmf.document_filed", object_id=str(first.pk)).exists()
+    client.post(f"{BASE}upload/", upload_post(site=world.site_a.pk, version="2", replaces=first.pk))
+    first.refresh_from_db()
+    second = TmfDocument.objects.exclude(pk=first.pk).get(artifact__number="05.02.04")
+    assert first.status == "superseded" and first.series == second.series
+    assert [d.version for d in client.get(f"{BASE}documents/{second.pk}/").context["versions"]] == ["2", "1"]
+    download = client.get(f"{BASE}documents/{second.pk}/download/")
+    assert b"".join(download.streaming_content) == PDF
+
+
+@pytest.mark.parametrize("case", ["trial level not allowed", "site missing", "exe", "pdf that is not",
+                                  "other trial site", "empty title", "empty file"])
+def test_bad_filings_are_refused_and_leave_nothing(world, as_user, case, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    bad = {
+        "trial level not allowed": {"level": "trial", "site": None},
+        "site missing": {"site": None},
+        "exe": {"site": world.site_a.pk, "file": SimpleUploadedFile("cv.exe", b"MZ\x90\x00", "application/pdf")},
+        "pdf that is not": {"site": world.site_a.pk, "file": SimpleUploadedFile("cv.pdf", b"PK\x03\x04zz")},
+        "other trial site": {"site": world.other_site.pk},
+        "empty title": {"site": world.site_a.pk, "title": "   "},
+        "empty file": {"site": world.site_a.pk, "file": SimpleUploadedFile("cv.pdf", b"")},
+    }[case]
+    response = as_user(world.sponsor).post(f"{BASE}upload/", upload_post(**bad))
+    assert response.status_code == 400
+    assert not TmfDocument.objects.exists()
+    assert not AuditEntry.objects.filter(action="tmf.document_filed").exists()
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("persona", ["qa", "coordinator_a", "other_sponsor"])
+def test_only_the_sponsor_files_and_opens_windows(world, as_user, persona):
+    client = as_user(getattr(world, persona))
+    assert client.get(f"{BASE}upload/").status_code == 404
+    assert client.post(f"{BASE}upload/", upload_post(site=world.site_a.pk)).status_code == 404
+    assert client.get(f"{BASE}inspections/").status_code == 404
+    assert not TmfDocument.objects.exists()
+
+
+def local(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_the_sponsor_opens_and_closes_an_inspection_window(world, tmf, as_user):
+    auditor = make_user("auditor")
+    client = as_user(world.sponsor)
+    now = timezone.now()
+    response = client.post(f"{BASE}inspections/", {
+        "inspector": auditor.pk, "sites": [world.site_b.pk], "starts_at": local(now - datetime.timedelta(hours=1)),
+        "ends_at": local(now + datetime.timedelta(days=3)), "purpose": "Inspection ANSM"})
+    assert response.status_code == 302
+    grant = InspectorGrant.objects.get(inspector=auditor)
+    assert list(grant.sites.all()) == [world.site_b]
+    assert AuditEntry.objects.filter(action="inspection.window_granted", object_id=str(grant.pk)).exists()
+    reader = as_user(auditor)
+    assert reader.get(f"{BASE}documents/{tmf.lil.pk}/").status_code == 200
+    assert reader.get(f"{BASE}documents/{tmf.dij.pk}/").status_code == 404
+    client = as_user(world.sponsor)
+    assert client.post(f"{BASE}inspections/{grant.pk}/close/", {"reason": ""}).status_code == 302
+    grant.refresh_from_db()
+    assert grant.revoked_at is None  # a reason is required
+    client.post(f"{BASE}inspections/{grant.pk}/close/", {"reason": "Mission terminée"})
+    grant.refresh_from_db()
+    assert grant.revoked_at is not None
+    assert as_user(auditor).get(f"{BASE}documents/{tmf.lil.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("case", ["ends before start", "already over", "staff account", "admin"])
+def test_bad_windows_are_refused(world, as_user, case):
+    now = timezone.now()
+    inspector = {"staff account": world.coordinator_a, "admin": world.admin}.get(case) or make_user("auditor")
+    starts, ends = {"ends before start": (now + datetime.timedelta(days=2), now + datetime.timedelta(days=1)),
+                    "already over": (now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))}.get(
+        case, (now, now + datetime.timedelta(days=1)))
+    before = InspectorGrant.objects.count()
+    response = as_user(world.sponsor).post(f"{BASE}inspections/", {
+        "inspector": inspector.pk, "starts_at": local(starts), "ends_at": local(ends)})
+    assert response.status_code == 400
+    assert InspectorGrant.objects.count() == before
+
+
+def test_an_inspector_with_an_expired_window_and_a_new_one_sees_again(world, tmf, as_user):
+    InspectorGrant.objects.filter(pk=world.inspector_grant.pk).update(ends_at=timezone.now())
+    assert as_user(world.inspector).get(BASE).status_code == 404
+    make_grant(inspector=world.inspector, trial=world.trial)
+    assert as_user(world.inspector).get(BASE).status_code == 200
+
+
+def test_an_inspector_of_another_trial_sees_nothing_of_this_one(world, tmf, as_user):
+    other = make_member("other-inspector", role="inspector", trial=world.other_trial)
+    make_grant(inspector=other, trial=world.other_trial)
+    for url in urls(tmf):
+        assert as_user(other).get(url).status_code == 404, url

@@ -1,0 +1,260 @@
+"""Browsing a trial's TMF: zone → section → artifact → documents, search, a document and its versions, its file;
+filing by hand; the sponsor's inspection windows.
+
+Readers: sponsor, QA, an inspector inside their window (only the sites it covers), administrators
+(`tmf.readable_trial`). Site staff and anyone else get a 404. Writes (filing, windows) are the sponsor's.
+"""
+
+import io
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from . import permissions, services, tmf
+from .filing import content
+from .models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
+from .services import tmf_filing
+
+PAGE_SIZE = 50
+
+
+class FilterForm(forms.Form):
+    q = forms.CharField(label=_("Words"), required=False, max_length=200)
+    site = forms.ChoiceField(label=_("Site"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Any status")), *TmfDocument.Status.choices])
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [("", _("Every level")), ("trial", _("Trial and country level")),
+                                       *[(site.code, f"{site.code} — {site.name}") for site in sites]]
+
+    def apply(self, documents):
+        if not self.is_valid():
+            return documents.none()
+        data = self.cleaned_data
+        if data["site"] == "trial":
+            documents = documents.filter(site__isnull=True)
+        elif data["site"]:
+            documents = documents.filter(site__code=data["site"])
+        if data["status"]:
+            documents = documents.filter(status=data["status"])
+        if data["date_from"]:
+            documents = documents.filter(document_date__gte=data["date_from"])
+        if data["date_to"]:
+            documents = documents.filter(document_date__lte=data["date_to"])
+        if data["q"].strip():
+            documents = tmf_filing.search(documents, data["q"])
+        return documents
+
+
+def _visible_sites(user, trial):
+    return permissions.sites_accessible(user).filter(trial=trial).order_by("code")
+
+
+def _context(request, trial, **extra):
+    return {"trial": trial, "can_file": tmf.can_file(request.user, trial), **extra}
+
+
+def _listing(request, trial, documents, template: str, **extra):
+    form = FilterForm(request.GET or None, sites=_visible_sites(request.user, trial))
+    if request.GET:
+        documents = form.apply(documents)
+    page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return TemplateResponse(request, template, _context(request, trial, form=form, page=page,
+                                                          query=query.urlencode(), **extra))
+
+
+@login_required
+def home(request, nct: str):
+    trial = tmf.readable_trial(request.user, nct)
+    counts = dict(tmf.documents_visible(request.user, trial).values_list("artifact__section__zone__number")
+                  .annotate(n=Count("pk")).values_list("artifact__section__zone__number", "n"))
+    zones = [(zone, counts.get(zone.number, 0)) for zone in TmfZone.objects.all()]
+    return TemplateResponse(request, "regulatory/tmf/home.html", _context(
+        request, trial, zones=zones, form=FilterForm(sites=_visible_sites(request.user, trial)),
+        total=sum(counts.values())))
+
+
+@login_required
+def zone(request, nct: str, zone: str):
+    trial = tmf.readable_trial(request.user, nct)
+    zone = get_object_or_404(TmfZone, number=zone)
+    counts = dict(tmf.documents_visible(request.user, trial).filter(artifact__section__zone=zone)
+                  .values_list("artifact_id").annotate(n=Count("pk")).values_list("artifact_id", "n"))
+    sections = [(section, [(artifact, counts.get(artifact.pk, 0)) for artifact in section.artifacts.all()])
+                for section in TmfSection.objects.filter(zone=zone).prefetch_related("artifacts")]
+    return TemplateResponse(request, "regulatory/tmf/zone.html", _context(request, trial, zone=zone,
+                                                                         sections=sections))
+
+
+@login_required
+def artifact(request, nct: str, number: str):
+    trial = tmf.readable_trial(request.user, nct)
+    artifact = get_object_or_404(TmfArtifact.objects.select_related("section__zone"), number=number)
+    documents = tmf.documents_visible(request.user, trial).filter(artifact=artifact)
+    return _listing(request, trial, documents, "regulatory/tmf/artifact.html", artifact=artifact)
+
+
+@login_required
+def search(request, nct: str):
+    trial = tmf.readable_trial(request.user, nct)
+    return _listing(request, trial, tmf.documents_visible(request.user, trial), "regulatory/tmf/search.html")
+
+
+def _document(request, nct: str, pk: int) -> TmfDocument:
+    trial = tmf.readable_trial(request.user, nct)
+    return get_object_or_404(tmf.documents_visible(request.user, trial), pk=pk)
+
+
+@login_required
+def document(request, nct: str, pk: int):
+    document = _document(request, nct, pk)
+    trial = document.trial
+    versions = (tmf.documents_visible(request.user, trial).filter(series=document.series, site=document.site)
+                if document.series else TmfDocument.objects.filter(pk=document.pk))
+    history = AuditEntry.objects.filter(
+        Q(object_type="regulatory.tmfdocument", object_id=str(document.pk))
+        | (Q(object_type=document.source_type, object_id=document.source_id) if document.source_type else Q(pk=None))
+    ).order_by("sequence")
+    return TemplateResponse(request, "regulatory/tmf/document.html", _context(
+        request, trial, document=document, versions=versions.order_by("-document_date", "-pk"), history=history,
+        is_pdf=content_type_of(document) == "application/pdf"))
+
+
+def content_type_of(document: TmfDocument) -> str:
+    if document.is_uploaded:
+        return "application/pdf" if document.file_name.lower().endswith(".pdf") else ""
+    return "application/pdf" if not document.source_type.endswith("protocolversionpage") else ""
+
+
+@login_required
+def document_file(request, nct: str, pk: int, inline: bool):
+    document = _document(request, nct, pk)
+    try:
+        data = content(document)
+    except (OSError, LookupError) as error:
+        raise Http404 from error
+    response = FileResponse(io.BytesIO(data.data), content_type=data.content_type, filename=data.filename,
+                            as_attachment=not inline)
+    if inline:
+        response["X-Frame-Options"] = "SAMEORIGIN"  # shown in the document page's frame
+    return response
+
+
+# --- Filing by hand -------------------------------------------------------------------------------------------
+
+class UploadForm(forms.Form):
+    artifact = forms.ModelChoiceField(label=_("Artifact"), queryset=TmfArtifact.objects.select_related("section"))
+    level = forms.ChoiceField(label=_("Level"), choices=tmf_filing.TmfLevel.choices)
+    site = forms.ModelChoiceField(label=_("Site"), required=False, queryset=None)
+    country = forms.CharField(label=_("Country"), required=False, max_length=2, initial="FR",
+                              help_text=_("Two-letter ISO code, for country-level documents."))
+    title = forms.CharField(label=_("Title"), max_length=255)
+    document_date = forms.DateField(label=_("Document date"), widget=forms.DateInput(attrs={"type": "date"}))
+    version = forms.CharField(label=_("Version"), max_length=20, required=False)
+    status = forms.ChoiceField(label=_("Status"), choices=TmfDocument.Status.choices,
+                               initial=TmfDocument.Status.CURRENT)
+    replaces = forms.ModelChoiceField(label=_("New version of"), required=False, queryset=None,
+                                      help_text=_("The filed document this one supersedes, if any."))
+    file = forms.FileField(label=_("File"))
+
+    def __init__(self, *args, trial, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = trial.sites.order_by("code")
+        self.fields["replaces"].queryset = TmfDocument.objects.filter(trial=trial, source_type="").exclude(
+            status=TmfDocument.Status.SUPERSEDED).order_by("artifact__number", "title")
+
+
+@login_required
+def upload(request, nct: str):
+    trial = tmf.readable_trial(request.user, nct)
+    if not tmf.can_file(request.user, trial):
+        raise Http404
+    form = UploadForm(request.POST or None, request.FILES or None, trial=trial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = tmf_filing.file_upload(actor=request.user, trial=trial, **form.cleaned_data)
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("The document is filed."))
+            return HttpResponseRedirect(reverse("tmf_document", args=[trial.nct_number, document.pk]))
+    return TemplateResponse(request, "regulatory/tmf/upload.html", _context(request, trial, form=form),
+                            status=400 if form.errors else 200)
+
+
+# --- Inspection windows -------------------------------------------------------------------------------------
+
+class GrantForm(forms.Form):
+    inspector = forms.ModelChoiceField(label=_("Inspector account"), queryset=None)
+    sites = forms.ModelMultipleChoiceField(label=_("Sites"), required=False, queryset=None,
+                                           widget=forms.CheckboxSelectMultiple,
+                                           help_text=_("None ticked: every site of the trial."))
+    starts_at = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    purpose = forms.CharField(label=_("Purpose"), max_length=200, required=False)
+
+    def __init__(self, *args, trial, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["inspector"].queryset = services.inspection.inspector_candidates(trial)
+        self.fields["sites"].queryset = services.inspection.sites_for(trial)
+
+
+def _manager_trial(request, nct):
+    trial = tmf.readable_trial(request.user, nct)
+    if not permissions.can_manage_trial(request.user, trial):
+        raise Http404
+    return trial
+
+
+@login_required
+def inspections(request, nct: str):
+    trial = _manager_trial(request, nct)
+    form = GrantForm(request.POST or None, trial=trial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.grant_create(actor=request.user, trial=trial, **form.cleaned_data)
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        except PermissionDenied as error:
+            raise Http404 from error
+        else:
+            messages.success(request, _("The inspection window is open to the inspector."))
+            return HttpResponseRedirect(reverse("tmf_inspections", args=[trial.nct_number]))
+    grants = InspectorGrant.objects.filter(trial=trial).select_related("inspector", "granted_by", "revoked_by")
+    return TemplateResponse(request, "regulatory/tmf/inspections.html", _context(
+        request, trial, form=form, grants=grants.prefetch_related("sites"), now=timezone.now()),
+        status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def inspection_close(request, nct: str, pk: int):
+    trial = _manager_trial(request, nct)
+    grant = get_object_or_404(InspectorGrant, trial=trial, pk=pk)
+    try:
+        services.grant_revoke(actor=request.user, grant=grant, reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The inspection window is closed."))
+    return HttpResponseRedirect(reverse("tmf_inspections", args=[trial.nct_number]))
