@@ -8,6 +8,26 @@ from regulatory.models import Role
 from regulatory.tests.factories import make_grant, make_member, make_site, make_trial, make_user
 
 
+@pytest.fixture(autouse=True)
+def tmf_reference_model(request):
+    """Transactional tests (browser, concurrency) end by flushing every table, the TMF taxonomy that migration 0005
+    loaded included: put it back before each of them, as the migration does."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or "transactional_db" in \
+        request.fixturenames or "live_server" in request.fixturenames
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from regulatory.models import TmfArtifact
+
+    if not TmfArtifact.objects.exists():
+        from importlib import import_module
+
+        import_module("regulatory.migrations.0005_load_tmf_reference_model").load_reference_model(apps)
+
+
 @pytest.fixture
 def world(db):
     trial = make_trial(nct_number="NCT07063680", title="Argipressine test")

@@ -8,4 +8,4 @@ class RegulatoryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, receivers  # noqa: F401  (registers system checks and auth receivers)
+        from . import audit_mirror, checks, receivers  # noqa: F401  (registers system checks and receivers)

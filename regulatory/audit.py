@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -63,6 +64,52 @@ def request_user():
     return info.user if info else None
 
 
+# Relations followed, in this order, from an object without a trial of its own to one that has it: a consent
+# record's participant, a participant's or activation's site, an activation's version page, a role group's trial.
+_TRIAL_HOPS = ("site", "participant", "activation", "version", "trial_role")
+
+
+def trial_of(obj: Any, *, _depth: int = 0) -> int | None:
+    """The primary key of the trial `obj` belongs to, or None when it belongs to none (accounts, logins).
+
+    A trial itself; anything with a `trial` foreign key or attribute (sites, role groups, collections, TMF
+    documents, inspection windows); a Wagtail page under a trial; else through the relations above."""
+    from wagtail.models import Page
+
+    from .models import TrialPage
+
+    if obj is None or _depth > 3:
+        return None
+    if isinstance(obj, TrialPage):
+        return obj.pk
+    try:
+        field = obj._meta.get_field("trial")
+    except (AttributeError, FieldDoesNotExist):
+        field = None
+    if field is not None and field.many_to_one and issubclass(field.related_model, TrialPage):
+        trial_id = getattr(obj, field.attname, None)
+        if trial_id is not None:
+            return trial_id
+    elif field is None:
+        trial = getattr(obj, "trial", None)
+        if isinstance(trial, TrialPage):
+            return trial.pk
+    if isinstance(obj, Page) and obj.path:
+        trial_id = TrialPage.objects.ancestor_of(obj, inclusive=True).values_list("pk", flat=True).first()
+        if trial_id is not None:
+            return trial_id
+    for name in _TRIAL_HOPS:
+        try:
+            related = getattr(obj, name, None)
+        except ObjectDoesNotExist:
+            related = None
+        if isinstance(related, models.Model):
+            trial_id = trial_of(related, _depth=_depth + 1)
+            if trial_id is not None:
+                return trial_id
+    return None
+
+
 def record(
     *,
     actor,
@@ -71,17 +118,27 @@ def record(
     object_repr: str = "",
     changes: Mapping[str, Any] | None = None,
     reason: str = "",
+    trial=None,
+    object_type: str = "",
+    object_id: str = "",
 ) -> AuditEntry:
-    """Append one audit entry. Call it inside the transaction of the write it records."""
+    """Append one audit entry. Call it inside the transaction of the write it records.
+
+    The entry's trial comes from `obj` (see `trial_of`) unless `trial` (a trial or its primary key) is given.
+    `object_type` and `object_id` name an object that is not at hand (one already deleted), when `obj` is None.
+    """
     info = current_request.get()
     user = actor if actor is not None and not isinstance(actor, AnonymousUser) else None
+    explicit = trial.pk if isinstance(trial, models.Model) else trial
+    trial_id = trial_of(obj) if explicit is None else int(explicit)
     entry = AuditEntry(
         actor=user,
         actor_label=user.get_username() if user else SYSTEM_ACTOR,
         action=action,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_type=obj._meta.label_lower if obj is not None else object_type[:100],
+        object_id=str(obj.pk) if obj is not None else str(object_id)[:64],
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:255],
+        trial_id=trial_id,
         changes=_jsonable(dict(changes or {})),
         reason=reason,
         request_id=info.request_id if info else "",

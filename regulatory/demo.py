@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 
-from . import demo_protocol, services
+from . import demo_protocol, filing, services
 from .demo_accounts import DEMO_PASSWORD
 from .models import InvestigationalSite, Role, TrialPage
 
@@ -129,6 +129,7 @@ def load(*, home) -> dict:
     services.trial_setup(actor=None, trial=trial)
     _inspection_window(trial=trial, report=report)
     demo_protocol.load(trial=trial, sponsor=get_user_model().objects.get(username="sponsor"), report=report)
+    filing.refile_trial(trial)  # files what a demo loaded before automatic filing existed; no change otherwise
     return report
 
 

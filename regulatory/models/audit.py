@@ -44,6 +44,12 @@ class AuditEntry(models.Model):
     sequence = models.PositiveBigIntegerField(_("sequence"), unique=True, null=True, editable=False)
     previous_hash = models.CharField(_("hash of the previous entry"), max_length=64, blank=True, editable=False)
     entry_hash = models.CharField(_("hash of this entry"), max_length=64, blank=True, editable=False)
+    # The trial the entry is about, set by `record` from the object; null for entries outside any trial
+    # (logins, accounts). Who may read an entry is decided on it.
+    trial = models.ForeignKey(
+        "regulatory.TrialPage", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_index=True, editable=False, verbose_name=_("trial"),
+    )
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -68,17 +74,22 @@ class AuditEntry(models.Model):
         raise AppendOnlyError("Audit entries cannot be deleted.")
 
     def chained_content(self) -> str:
-        """What the entry's hash covers: every recorded field, and the previous entry's hash."""
+        """What the entry's hash covers: every recorded field, and the previous entry's hash.
+
+        The trial is covered only when set, so entries written before it existed keep their hashes."""
         import json
 
-        return json.dumps({
+        content = {
             "sequence": self.sequence, "previous": self.previous_hash,
             "timestamp": self.timestamp.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
             "actor": self.actor_id, "actor_label": self.actor_label, "action": self.action,
             "object_type": self.object_type, "object_id": self.object_id, "object_repr": self.object_repr,
             "changes": self.changes, "reason": self.reason, "request_id": self.request_id,
             "ip_address": self.ip_address,
-        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        }
+        if self.trial_id is not None:
+            content["trial"] = self.trial_id
+        return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     def compute_hash(self) -> str:
         import hashlib

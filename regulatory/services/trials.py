@@ -311,7 +311,7 @@ def role_grant(*, actor, user, role: str, trial: TrialPage, site: Investigationa
         return False
     user.groups.add(role_group.group)
     audit.record(actor=actor, action="role.granted", obj=user, object_repr=f"{user.get_username()}",
-                 changes={"role": [None, role_group.group.name]})
+                 changes={"role": [None, role_group.group.name]}, trial=trial)
     return True
 
 
@@ -323,7 +323,7 @@ def role_revoke(*, actor, user, role: str, trial: TrialPage, site: Investigation
         return False
     user.groups.remove(role_group.group)
     audit.record(actor=actor, action="role.revoked", obj=user, object_repr=f"{user.get_username()}",
-                 changes={"role": [role_group.group.name, None]})
+                 changes={"role": [role_group.group.name, None]}, trial=trial)
     return True
 
 

@@ -2,7 +2,6 @@
 
 import datetime
 
-import pytest
 from django.utils import timezone
 
 from consent.tests.factories import make_form
@@ -13,7 +12,8 @@ from regulatory.tests.factories import make_opinion, make_version, protocol_of
 # Names as the v3.3.1 spreadsheet gives them (the taxonomy itself is checked against the spreadsheet elsewhere).
 EXPECTED_NAMES = {
     filing.PROTOCOL: "Protocol", filing.PROTOCOL_AMENDMENT: "Protocol Amendment",
-    filing.INFORMED_CONSENT_FORM: "Informed Consent Form", filing.SUBJECT_INFORMATION_SHEET: "Subject Information Sheet",
+    filing.INFORMED_CONSENT_FORM: "Informed Consent Form",
+    filing.SUBJECT_INFORMATION_SHEET: "Subject Information Sheet",
     filing.REGULATORY_SUBMISSION: "Regulatory Submission", filing.REGULATORY_DECISION: "Regulatory Authority Decision",
     filing.IEC_SUBMISSION: "IRB or IEC Submission", filing.IEC_DECISION: "IRB or IEC Decision",
     filing.IEC_COMMUNICATIONS: "Relevant Communications", filing.REGULATORY_COMMUNICATIONS: "Relevant Communications",
