@@ -127,7 +127,8 @@ def search(documents: QuerySet, words: str) -> QuerySet:
         vector = SearchVector("title", weight="A", config="french") + SearchVector(
             "search_text", weight="B", config="french")
         query = SearchQuery(words, config="french", search_type="websearch")
-        return (documents.annotate(search_rank=SearchRank(vector, query)).filter(search_rank__gt=0)
+        # Filter on the match itself (@@): ts_rank gives non-matching rows a tiny positive rank, not 0.
+        return (documents.annotate(search=vector, search_rank=SearchRank(vector, query)).filter(search=query)
                 .order_by("-search_rank", "artifact__number", "-document_date"))
     condition = Q()
     for word in words.split():
