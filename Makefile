@@ -18,7 +18,8 @@ demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py create_signing_identity
-	$(PY) manage.py runserver $(DEMO_ADDR)
+	$(PY) manage.py db_worker --no-reload & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(PY) manage.py runserver $(DEMO_ADDR)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

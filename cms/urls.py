@@ -15,6 +15,8 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    path("audit/", include("regulatory.audit_urls")),
+    path("tmf/", include("regulatory.tmf_urls")),
 ]
 
 if settings.DEBUG:

@@ -29,3 +29,8 @@ TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = False
 # Browser tests: the live server shares one in-memory SQLite database, where two requests at once meet a
 # table lock; the editor's background ping every 10 s would race the journey's own requests.
 WAGTAIL_EDITING_SESSION_PING_INTERVAL = 10 * 60 * 1000
+
+# --- Background tasks ---
+# Tasks run at once, in the test's own thread and transaction.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# --- end Background tasks ---

@@ -1,0 +1,31 @@
+"""The Trial Master File of one trial: /tmf/<NCT number>/…"""
+
+from django.urls import path
+
+from . import completeness_views, export_views, tmf_views
+
+urlpatterns = [
+    path("<str:nct>/", tmf_views.home, name="tmf_home"),
+    path("<str:nct>/zone/<str:zone>/", tmf_views.zone, name="tmf_zone"),
+    path("<str:nct>/artifact/<str:number>/", tmf_views.artifact, name="tmf_artifact"),
+    path("<str:nct>/search/", tmf_views.search, name="tmf_search"),
+    path("<str:nct>/documents/<int:pk>/", tmf_views.document, name="tmf_document"),
+    path("<str:nct>/documents/<int:pk>/view/", tmf_views.document_file, {"inline": True}, name="tmf_document_view"),
+    path("<str:nct>/documents/<int:pk>/download/", tmf_views.document_file, {"inline": False},
+         name="tmf_document_download"),
+    path("<str:nct>/upload/", tmf_views.upload, name="tmf_upload"),
+    path("<str:nct>/inspections/", tmf_views.inspections, name="tmf_inspections"),
+    path("<str:nct>/inspections/<int:pk>/close/", tmf_views.inspection_close, name="tmf_inspection_close"),
+]
+
+urlpatterns += [
+    path("<str:nct>/completeness/", completeness_views.completeness, name="tmf_completeness"),
+    path("<str:nct>/completeness/settings/", completeness_views.completeness_settings,
+         name="tmf_completeness_settings"),
+]
+
+urlpatterns += [
+    path("<str:nct>/exports/", export_views.exports, name="tmf_exports"),
+    path("<str:nct>/exports/<int:pk>/status/", export_views.export_status, name="tmf_export_status"),
+    path("<str:nct>/exports/<int:pk>/download/", export_views.export_download, name="tmf_export_download"),
+]
