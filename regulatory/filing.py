@@ -271,14 +271,28 @@ def refile_trial(trial: TrialPage) -> int:
     return sum(len(refile(source)) for source in _sources(trial))
 
 
-def refile_for(obj) -> None:
-    """After a source changed: refile its whole trial, since one publication can supersede another."""
-    try:
+def _affected(obj) -> list:
+    """The sources whose filing a change of `obj` can alter: itself, and the versions it can supersede."""
+    if isinstance(obj, ProtocolVersionPage):
         trial = _trial_of(obj)
+        return [obj, *ProtocolVersionPage.objects.descendant_of(trial).live().exclude(pk=obj.pk).specific()]
+    if isinstance(obj, _consent_version_model()):
+        trial = _trial_of(obj)
+        return [obj, *_consent_version_model().objects.descendant_of(trial).live().exclude(pk=obj.pk).filter(
+            kind=obj.kind, language=obj.language).specific()]
+    return [obj]
+
+
+def refile_for(obj) -> None:
+    """After a source changed: refile it and the sources whose status it can change (other versions of the same
+    document); an unpublished page is refiled too, so its rows are marked withdrawn."""
+    try:
+        sources = _affected(obj)
     except TrialPage.DoesNotExist:
         return
-    refile(obj)  # itself first: an unpublished page is no longer among the trial's sources
-    refile_trial(trial)
+    with transaction.atomic():
+        for source in sources:
+            refile(source)
 
 
 # --- Content --------------------------------------------------------------------------------------------------

@@ -54,13 +54,17 @@ ROLE_CAPABILITIES = {
         _("Make approved versions effective per site and follow the sites' acknowledgements."),
         _("Add and edit the trial's investigational sites."),
         _("Consult every site of the trial and its team."),
+        _("File essential documents in the Trial Master File, follow its completeness, export it, and open "
+          "inspection windows."),
     ],
     Role.SPONSOR_QA: [
         _("Review protocol versions submitted for quality assurance in the administration."),
         _("Consult the trial, its correspondence and every site, read-only."),
     ],
     Role.INSPECTOR: [
-        _("Consult the trial, its correspondence and every site, read-only."),
+        _("During the inspection window the sponsor opened: browse and search the Trial Master File, read and "
+          "download its documents and their history, and follow the audit trail."),
+        _("Consult the trial, its correspondence and the sites of the window, read-only."),
     ],
     Role.INVESTIGATOR: [
         _("Register participants, record their consents with a signed PDF, and follow the site's to-do list."),

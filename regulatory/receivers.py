@@ -75,4 +75,4 @@ def file_effectivity(sender, instance, raw=False, **kwargs):
     if not raw:
         from . import filing
 
-        filing.refile_for(instance.version)
+        filing.refile(instance.version.specific)
