@@ -7,6 +7,8 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.views import healthz
 
+handler500 = "cms.views.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("regulatory.urls")),

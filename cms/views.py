@@ -21,3 +21,21 @@ def healthz(request):
         return JsonResponse({"status": "unavailable", "database": "ok",
                              "pending_migrations": len(pending)}, status=503)
     return JsonResponse({"status": "ok", "database": "ok", "pending_migrations": 0})
+
+
+def server_error(request):
+    """The 500 handler. When the cause is the database being unreachable (restarted, failed over, connections
+    dropped), answer 503 with Retry-After instead: nothing was written (the request's transaction never committed),
+    and the next request opens a fresh connection, so the service recovers on its own."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+    from django.http import HttpResponse, HttpResponseServerError
+    from django.template import loader
+
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "10"
+        return response
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from cms.files import StorageFailed, save_whole
 from regulatory import audit, permissions
 from regulatory.models import InvestigationalSite, Role, RoleGroup, TrialPage
 
@@ -294,7 +295,10 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
         signed, signer = _signed_pdf(record, data.signature_png, trial)
     record.pdf_sha256 = hashlib.sha256(signed).hexdigest()
     record.pdf_signer = signer
-    record.pdf.save(f"{secrets.token_hex(16)}.pdf", ContentFile(signed), save=False)
+    try:
+        save_whole(record.pdf, f"{secrets.token_hex(16)}.pdf", ContentFile(signed))
+    except StorageFailed as error:
+        raise ValidationError(StorageFailed.message) from error
     try:
         with transaction.atomic():
             record.save()

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from cms.files import StorageFailed, save_whole
 from regulatory import audit, tmf
 from regulatory.models import TmfDocument, TmfLevel
 
@@ -94,7 +95,10 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
                            title=title.strip()[:255], document_date=document_date, version=version.strip(),
                            status=status, series=series, file_name=name, sha256=digest.hexdigest(),
                            filed_by=actor, search_text=title.strip())
-    document.file.save(name, file, save=False)
+    try:
+        save_whole(document.file, name, file)
+    except StorageFailed as error:
+        raise ValidationError(StorageFailed.message) from error
     try:
         with transaction.atomic():
             document.save()
