@@ -49,7 +49,7 @@ CA_NAME = "TrialDocs demo CA (DEMO / TEST)"
 SPONSOR_ROLE = "signature des documents maîtres"
 SITE_ROLE = "signature des consentements"
 TSA_NAME = "TrialDocs demo TSA (DEMO / TEST)"
-PASSPHRASE_FILE = "key-passphrase"  # noqa: S105 (a file name, not a secret)
+PASSPHRASE_FILE = "key-passphrase"  # noqa: S105  # nosec B105  # a file name, not a secret
 HINT = "Lancez `manage.py create_signing_identity` (ou configurez TRIALDOCS_SIGNING_P12 en production)."
 
 _SITE_CODE = re.compile(r"^[A-Z]{2,6}$")

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.db.models import Q
 
-DEMO_PASSWORD = "trialdocs-demo"  # noqa: S105  (published on purpose; production refuses it)
+DEMO_PASSWORD = "trialdocs-demo"  # noqa: S105  # nosec B105  # published on purpose; production refuses it
 DEMO_TRIAL_USERNAMES = ("sponsor", "qa", "inspector", "admin")
 DEMO_SITE_USERNAME_PREFIXES = ("coordinator-", "investigator-")
 
