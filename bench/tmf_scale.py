@@ -1,0 +1,396 @@
+"""Issue 7 (b): TMF browsing and site listings at 10^2 and 10^5 TMF documents (10^2 and 10^4 participants).
+
+Pages, requested in this process through Django's test client (whole middleware stack, templates included):
+- TMF home /tmf/NCT07063680/ (documents per zone), as the sponsor;
+- an artifact page /tmf/NCT07063680/artifact/<number>/: a typical artifact (02.01.02, about 1/250 of the
+  documents) and the largest one (05.04.03 Monitoring Visit Report, 10% of the documents), as the sponsor;
+- the search page /tmf/NCT07063680/search/, as first opened (no words) and with words (?q=monitorage), as the
+  sponsor;
+- the participants list of site DIJ /nct07063680/sites/dij/participants/, as the DIJ coordinator.
+
+The demo world is loaded, documents and participants are topped up with bulk_create to the small size
+(10^2 documents, 10^2 participants at DIJ), measured; then to the large size (10^5, 10^4), ANALYZEd, measured
+again. For each page: median time and query count at each size, the time ratio and whether the query count is
+flat. For each page missing a target, the slowest query at the large size is shown with EXPLAIN ANALYZE.
+`--try-fixes` then creates, in the `bench` database only, the indexes the report proposes and measures again.
+
+Run: .venv/bin/python bench/tmf_scale.py [--repeat N] [--try-fixes]. PostgreSQL database `bench` (made anew).
+Targets: flat query count, and within 2x in time (10^5 vs 10^2).
+"""
+
+import argparse
+import datetime
+import gc
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _support as s  # noqa: E402
+
+TIME_TARGET = 2.0
+SMALL_DOCUMENTS, LARGE_DOCUMENTS = 100, 100_000
+SMALL_PARTICIPANTS, LARGE_PARTICIPANTS = 100, 10_000
+HOT_ARTIFACT, HOT_SHARE, TYPICAL_ARTIFACT = "05.04.03", 0.10, "02.01.02"
+SEARCH_WORDS = "monitorage"
+# Words of the titles and searchable text; SEARCH_WORDS is one in fifty.
+VOCABULARY = ["monitorage", "pharmacovigilance", "formation", "délégation", "curriculum", "laboratoire",
+              "étiquetage", "randomisation", "pharmacie", "archivage", "budget", "contrat", "assurance",
+              "audit", "déviation", "réunion", "courrier", "certificat", "procédure", "inventaire", "transport",
+              "température", "stockage", "retour", "destruction", "note", "rapport", "visite", "initiation",
+              "clôture", "sélection", "qualification", "calibration", "maintenance", "normes", "accréditation",
+              "financement", "publication", "traduction", "notification", "signalement", "évaluation",
+              "validation", "approbation", "soumission", "réponse", "demande", "information", "consentement",
+              "registre"]
+
+
+def pages(trial, *, hot, typical) -> list[tuple[str, str, str]]:
+    nct = trial.nct_number
+    return [
+        ("TMF home", "sponsor", f"/tmf/{nct}/"),
+        (f"artifact page {typical} (typical)", "sponsor", f"/tmf/{nct}/artifact/{typical}/"),
+        (f"artifact page {hot} (largest, {HOT_SHARE:.0%})", "sponsor", f"/tmf/{nct}/artifact/{hot}/"),
+        ("search page, no words", "sponsor", f"/tmf/{nct}/search/"),
+        (f"search page, q={SEARCH_WORDS}", "sponsor", f"/tmf/{nct}/search/?q={SEARCH_WORDS}"),
+        ("participants list, site DIJ", "coordinator-dij", f"{trial.url.rstrip('/')}/sites/dij/participants/"),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--try-fixes", action="store_true",
+                        help="create the proposed indexes in the bench database and measure again")
+    args = parser.parse_args()
+
+    s.setup_django(database="postgres")
+    s.load_demo_world(with_records=True)
+    s.print_machine()
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from regulatory.models import TrialPage
+
+    trial = TrialPage.objects.get(nct_number="NCT07063680")
+    users = {name: get_user_model().objects.get(username=name) for name in ("sponsor", "coordinator-dij")}
+    clients = {}
+    for name, user in users.items():
+        clients[name] = Client()
+        clients[name].force_login(user)
+    page_list = pages(trial, hot=HOT_ARTIFACT, typical=TYPICAL_ARTIFACT)
+    grow = Grower(trial)
+
+    results = {}
+    for label, documents, participants in (("small", SMALL_DOCUMENTS, SMALL_PARTICIPANTS),
+                                            ("large", LARGE_DOCUMENTS, LARGE_PARTICIPANTS)):
+        started = time.perf_counter()
+        grow.to(documents=documents, participants=participants)
+        print(f"{label}: {grow.counts()} ({time.perf_counter() - started:.1f} s to build)", flush=True)
+        results[label] = measure(page_list, clients, repeat=args.repeat)
+
+    rows, missed = [], []
+    for name, _user, _path in page_list:
+        small, large = results["small"][name], results["large"][name]
+        ratio = large["time"] / small["time"]
+        flat = small["queries"] == large["queries"]
+        ok = flat and ratio <= TIME_TARGET
+        if not ok:
+            missed.append(name)
+        rows.append([name, f"{s.ms(small['time'])} ({s.ms(small['median'])})", small["queries"],
+                     f"{s.ms(large['time'])} ({s.ms(large['median'])})", large["queries"],
+                     f"{ratio:.2f}x", "yes" if flat else "NO", "met" if ok else "MISSED"])
+    s.table(f"(b) TMF and site listings, {SMALL_DOCUMENTS:,} vs {LARGE_DOCUMENTS:,} TMF documents, "
+            f"{SMALL_PARTICIPANTS:,} vs {LARGE_PARTICIPANTS:,} participants at DIJ; time: best (median) of "
+            f"{args.repeat} rounds, fewer for pages over 1 s",
+            ["page", "10^2 time", "queries", "10^5 time", "queries", "ratio (best)", "queries flat", "target"],
+            rows)
+    print(f"Targets (flat query count, time within {TIME_TARGET}x): {len(page_list) - len(missed)} of "
+          f"{len(page_list)} pages met.", flush=True)
+
+    for name, user, path in page_list:
+        if name in missed:
+            explain_slowest(name, clients[user], path)
+
+    if args.try_fixes:
+        try_fixes(trial, page_list, clients, results, repeat=args.repeat)
+    return 0
+
+
+def measure(page_list, clients, *, repeat: int) -> dict:
+    """Each page once to warm up, once with its queries logged, then `repeat` timed rounds over all the pages
+    (round robin, so that a burst of load on the machine hits every page alike; 3 rounds for a page over 1 s).
+    The best round is the figure (load only ever adds time); the median is shown beside it."""
+    paths = {name: (user, path) for name, user, path in page_list}
+
+    def get(name):
+        user, path = paths[name]
+        response = clients[user].get(path)
+        assert response.status_code == 200, (path, response.status_code)  # noqa: S101
+
+    measured = {}
+    for name in paths:
+        get(name)
+        with s.query_log() as log:
+            get(name)
+        started = time.perf_counter()
+        get(name)
+        first = time.perf_counter() - started
+        measured[name] = {"queries": len(log.entries), "log": log, "times": [first],
+                          "rounds": repeat if first < 1 else min(repeat, 3)}
+    for round_number in range(1, repeat):
+        for name in paths:
+            if round_number >= measured[name]["rounds"]:
+                continue
+            gc.collect()
+            started = time.perf_counter()
+            get(name)
+            measured[name]["times"].append(time.perf_counter() - started)
+    for item in measured.values():
+        item["time"] = min(item["times"])
+        item["median"] = s.med(item["times"])
+    return measured
+
+
+def explain_slowest(name: str, client, path: str) -> None:
+    """EXPLAIN ANALYZE of the queries of one request of the page (large size): the slowest ones, or, when the
+    database is not where the time goes, the count of queries and their total."""
+    from django.db import connection
+
+    with s.query_log() as log:
+        started = time.perf_counter()
+        client.get(path)
+        elapsed = time.perf_counter() - started
+    selects = [e for e in log.entries if e["sql"].lstrip().upper().startswith("SELECT")]
+    timed = []
+    with connection.cursor() as cursor:
+        for entry in selects:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + entry["sql"], entry["params"])
+            plan = [row[0] for row in cursor.fetchall()]
+            timed.append((_execution_time(plan), entry, plan))
+    timed.sort(key=lambda item: -item[0])
+    total = sum(item[0] for item in timed)
+    print(f"\n#### {name}: {s.ms(elapsed)} for the request, {len(selects)} SELECTs taking {total:.1f} ms in "
+          "PostgreSQL (EXPLAIN ANALYZE)\n")
+    slow = [item for item in timed[:2] if item[0] >= 5]
+    if not slow:
+        print(f"The database is not the cause: {s.ms(elapsed - total / 1000)} of the request is Python "
+              "(view and template).\n", flush=True)
+    for execution, entry, plan in slow:
+        print(f"- {execution:.1f} ms, from {entry['origin']}\n  SQL: {_short(entry['sql'])}\n")
+        _print_plan(plan)
+
+
+def _execution_time(plan: list[str]) -> float:
+    return float(plan[-1].split(":")[1].split("ms")[0]) if plan[-1].startswith("Execution Time") else 0.0
+
+
+def _print_plan(plan: list[str], lines: int = 12) -> None:
+    print("```")
+    for line in plan[:lines]:
+        print(line if len(line) <= 200 else line[:200] + " …")
+    if len(plan) > lines:
+        print(f"... ({len(plan) - lines} more lines)")
+        print(plan[-1])
+    print("```\n", flush=True)
+
+
+def _short(sql: str, limit: int = 400) -> str:
+    sql = " ".join(sql.split())
+    return sql if len(sql) <= limit else sql[:limit] + " …"
+
+
+# The fixes proposed for the misses. --try-fixes creates these indexes in the bench database only (never in the
+# project), measures the pages again with the project's code unchanged, then compares, in PostgreSQL alone
+# (EXPLAIN ANALYZE), each slow query with the query the proposed code change would send.
+SEARCH_EXPRESSION = ("(setweight(to_tsvector('french'::regconfig, COALESCE(title, '')), 'A') || "
+                     "setweight(to_tsvector('french'::regconfig, COALESCE(search_text, '')), 'B'))")
+SEARCH_INDEX = ("tmf_search_vector_gin",
+                f"CREATE INDEX tmf_search_vector_gin ON regulatory_tmfdocument USING gin ({SEARCH_EXPRESSION})")
+LISTING_INDEX = ("tmf_listing_order_idx",
+                 "CREATE INDEX tmf_listing_order_idx ON regulatory_tmfdocument "
+                 "(trial_id, artifact_id, level, site_id, series, document_date DESC, id DESC)")
+
+
+def try_fixes(trial, page_list, clients, results, *, repeat: int) -> None:
+    import re
+
+    from django.db import connection
+
+    from regulatory.models import TmfArtifact
+
+    names = [p[0] for p in page_list]
+    search_words = names[4]
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_INDEX[1])
+        cursor.execute("ANALYZE regulatory_tmfdocument")
+    after = measure(page_list, clients, repeat=repeat)
+    rows = []
+    for name in names:
+        small, large = results["small"][name], after[name]
+        rows.append([name, s.ms(results["large"][name]["time"]), s.ms(large["time"]), large["queries"],
+                     f"{large['time'] / small['time']:.2f}x"])
+    s.table(f"(b) Whole pages again with the index {SEARCH_INDEX[0]} (project code unchanged), 10^5 documents, "
+            "best of the rounds", ["page", "10^5 before", "10^5 after", "queries", "ratio vs 10^2"], rows)
+    explain_slowest(f"{search_words}, with {SEARCH_INDEX[0]}", clients["sponsor"],
+                    next(p[2] for p in page_list if p[0] == search_words))
+
+    def captured(page: str, origin: str, contains: str = "") -> tuple[str, tuple]:
+        for entry in results["large"][page]["log"].entries:
+            if origin in entry["origin"] and contains in entry["sql"]:
+                return entry["sql"], entry["params"]
+        raise LookupError(f"{page}: no query from {origin}")
+
+    hot = TmfArtifact.objects.get(number=HOT_ARTIFACT)
+    home, hot_page, search_page = names[0], names[2], names[3]
+    rows_sql, rows_params = captured(hot_page, "paginator.py:191")
+    own_order = ('ORDER BY "regulatory_tmfdocument"."level" ASC, "regulatory_tmfdocument"."site_id" ASC, '
+                 '"regulatory_tmfdocument"."series" ASC, "regulatory_tmfdocument"."document_date" DESC, '
+                 '"regulatory_tmfdocument"."id" DESC LIMIT')
+    comparisons = [
+        ("TMF home: documents per zone", captured(home, "tmf_views.py", "GROUP BY"),
+         (f"SELECT artifact_id, COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
+          "GROUP BY artifact_id", ()), None,
+         "count per artifact_id on the (trial, artifact) index: no join, no site filter for a reader of every "
+         "site; zones summed in Python"),
+        (f"artifact {HOT_ARTIFACT}: page count", captured(hot_page, "paginator.py:110"),
+         (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
+          f"AND artifact_id = {hot.pk}", ()), None, "no site filter for a reader of every site"),
+        (f"artifact {HOT_ARTIFACT}: the 50 rows of page 1", (rows_sql, rows_params),
+         (re.sub(r"ORDER BY .* LIMIT", own_order, rows_sql, flags=re.S), rows_params), LISTING_INDEX,
+         "ordered by the document's own columns (site_id for site__code), read in index order"),
+        ("search page, no words: page count", captured(search_page, "paginator.py:110"),
+         (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk}", ()),  # noqa: S608
+         None, "no site filter for a reader of every site (index-only count)"),
+    ]
+    # Search: ts_rank still recomputes to_tsvector for every match when the vector is an index expression; a
+    # stored vector column (a generated column here) lets the ranking read it.
+    words = f"websearch_to_tsquery('french'::regconfig, '{SEARCH_WORDS}')"
+    stored_listing = (
+        f"SELECT d.id, d.title, a.number FROM regulatory_tmfdocument d JOIN regulatory_tmfartifact a "  # noqa: S608
+        f"ON a.id = d.artifact_id WHERE d.trial_id = {trial.pk} AND d.bench_search_vector @@ {words} "
+        f"ORDER BY ts_rank(d.bench_search_vector, {words}) DESC, a.number, d.document_date DESC LIMIT 50")
+    stored_count = (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
+                    f"AND bench_search_vector @@ {words}")
+    stored_column = ("bench_search_vector (stored tsvector) + GIN",
+                     f"ALTER TABLE regulatory_tmfdocument ADD COLUMN bench_search_vector tsvector GENERATED ALWAYS "
+                     f"AS ({SEARCH_EXPRESSION}) STORED; CREATE INDEX bench_search_vector_gin ON "
+                     f"regulatory_tmfdocument USING gin (bench_search_vector)")
+    comparisons += [
+        (f"search q={SEARCH_WORDS}: 50 rows of page 1 (GIN expression index in place)",
+         captured(search_words, "paginator.py:191"), (stored_listing, ()), stored_column,
+         "rank and match on a stored tsvector column"),
+        (f"search q={SEARCH_WORDS}: page count (GIN expression index in place)",
+         captured(search_words, "paginator.py:110"), (stored_count, ()), None, "match on the stored column"),
+    ]
+    rows = []
+    with connection.cursor() as cursor:
+        for what, (current_sql, current_params), (proposed_sql, proposed_params), index, how in comparisons:
+            current = _execution_ms(cursor, current_sql, current_params)
+            if index is not None:
+                cursor.execute(index[1])
+                cursor.execute("ANALYZE regulatory_tmfdocument")
+            proposed = _execution_ms(cursor, proposed_sql, proposed_params)
+            rows.append([what, f"{current:.1f} ms", f"{proposed:.1f} ms",
+                         how + (f" (+ index {index[0]})" if index else "")])
+    s.table("(b) What the proposed changes save, in PostgreSQL alone (EXPLAIN ANALYZE execution time, best of 3), "
+            "10^5 documents", ["query", "now", "proposed", "change"], rows)
+
+
+def _execution_ms(cursor, sql: str, params) -> float:
+    best = float("inf")
+    for _ in range(3):
+        cursor.execute("EXPLAIN (ANALYZE) " + sql, params)
+        best = min(best, _execution_time([row[0] for row in cursor.fetchall()]))
+    return best
+
+
+class Grower:
+    """Tops the demo trial up with TMF documents (uploaded-like rows, every required field, the model's
+    constraints respected) and the DIJ site with participants (gap-free numbers and codes, counter updated)."""
+
+    def __init__(self, trial):
+        from consent.models import Participant
+        from regulatory.models import TmfArtifact, TmfDocument
+
+        self.trial = trial
+        self.sites = list(trial.sites.order_by("code"))
+        self.site = trial.sites.get(code="DIJ")
+        self.artifacts = list(TmfArtifact.objects.order_by("number"))
+        self.hot = next(a for a in self.artifacts if a.number == HOT_ARTIFACT)
+        self.random = random.Random(7)  # noqa: S311 (test data)
+        self.sponsor = None
+        self.TmfDocument, self.Participant = TmfDocument, Participant
+
+    def counts(self) -> str:
+        documents = self.TmfDocument.objects.filter(trial=self.trial).count()
+        participants = self.Participant.objects.filter(site=self.site).count()
+        return f"{documents:,} TMF documents, {participants:,} participants at DIJ"
+
+    def to(self, *, documents: int, participants: int) -> None:
+        from django.db import connection
+
+        self._documents(documents - self.TmfDocument.objects.filter(trial=self.trial).count())
+        self._participants(participants - self.Participant.objects.filter(site=self.site).count())
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps (visibility map included)
+
+    def _documents(self, missing: int) -> None:
+        from django.contrib.auth import get_user_model
+
+        sponsor = get_user_model().objects.get(username="sponsor")
+        rng, batch, made = self.random, [], 0
+        start = self.TmfDocument.objects.count()
+        for n in range(start, start + max(missing, 0)):
+            artifact = self.hot if rng.random() < HOT_SHARE else rng.choice(self.artifacts)
+            levels = [lv for lv, ok in (("trial", artifact.trial_level), ("country", artifact.country_level),
+                                        ("site", artifact.site_level)) if ok] or ["trial"]
+            level = rng.choice(levels)
+            site = rng.choice(self.sites) if level == "site" else None
+            words = " ".join(rng.sample(VOCABULARY, 2))
+            date = datetime.date(2024, 1, 1) + datetime.timedelta(days=rng.randrange(1000))
+            batch.append(self.TmfDocument(
+                trial=self.trial, artifact=artifact, level=level, country="" if level == "trial" else "FR",
+                site=site, title=f"{artifact.name} — {words} ({site.code if site else 'FR'}) n°{n}",
+                document_date=date, version=f"{rng.randint(1, 5)}.0",
+                status=rng.choice(["current"] * 8 + ["superseded", "withdrawn"]),
+                file_name=f"document-{n}.pdf", sha256=f"{n:064x}", filed_by=sponsor,
+                search_text=f"{artifact.name} {words} {artifact.definition[:200]}"))
+            if len(batch) == 5000:
+                self.TmfDocument.objects.bulk_create(batch)
+                made += len(batch)
+                batch = []
+        if batch:
+            self.TmfDocument.objects.bulk_create(batch)
+
+    def _participants(self, missing: int) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db import transaction
+        from django.utils import timezone
+
+        from consent.models import ParticipantCounter
+
+        coordinator = get_user_model().objects.get(username="coordinator-dij")
+        rng = self.random
+        with transaction.atomic():
+            counter, _ = ParticipantCounter.objects.select_for_update().get_or_create(site=self.site)
+            first = counter.last_number + 1
+            rows = []
+            for number in range(first, first + max(missing, 0)):
+                status = rng.choice(["included"] * 7 + ["screening", "withdrawn", "completed"])
+                included = status != "screening"
+                rows.append(self.Participant(
+                    site=self.site, number=number, code=f"{self.site.code}-{number:04d}", status=status,
+                    inclusion_path=rng.choice(["patient", "surrogate", "emergency"]) if included else "",
+                    included_at=timezone.now() - datetime.timedelta(days=rng.randrange(300)) if included else None,
+                    ended_at=timezone.now() if status in ("withdrawn", "completed") else None,
+                    created_by=coordinator))
+            self.Participant.objects.bulk_create(rows, batch_size=5000)
+            counter.last_number = first + max(missing, 0) - 1
+            counter.save(update_fields=["last_number"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
