@@ -6,6 +6,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.views import healthz
+from regulatory.views import LoginView
 
 handler500 = "cms.views.server_error"
 
@@ -25,6 +26,9 @@ if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+# Wagtail's front-end login (for pages with a view restriction) goes through the project's login, with its throttling.
+urlpatterns += [path("_util/login/", LoginView.as_view(), name="wagtailcore_login")]
 
 # Wagtail's page tree last: it answers every other path.
 urlpatterns += [path("", include(wagtail_urls))]

@@ -72,6 +72,19 @@ def require_login_and_trial_access(page, request, serve_args, serve_kwargs):
     return None
 
 
+@hooks.register("construct_page_chooser_queryset")
+def scope_page_chooser(pages, request):
+    """Wagtail's page chooser (browse and search) lists every page of the tree: leave out the trials, and all that
+    lies under them, that the user does not read trial-wide (the admin's users are sponsors, QA, administrators)."""
+    user = request.user
+    if permissions.is_administrator(user):
+        return pages
+    readable = [t.pk for t in permissions.trials_accessible(user) if permissions.can_read_trial_wide(user, t)]
+    for trial in TrialPage.objects.exclude(pk__in=readable):
+        pages = pages.not_descendant_of(trial, inclusive=True)
+    return pages
+
+
 @hooks.register("before_serve_document")
 def require_document_access(document, request):
     """Private documents: served only to users the permission module allows; never under MEDIA_URL."""
