@@ -2,12 +2,13 @@
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from regulatory import permissions
+from regulatory.forms import MAX_ID, PageChoiceField
 from regulatory.models import TrialPage
 
 from . import compare
@@ -23,8 +24,8 @@ def _readable_versions(user):
 
 
 class CompareForm(forms.Form):
-    left = forms.ModelChoiceField(queryset=None, label=_("Older version"))
-    right = forms.ModelChoiceField(queryset=None, label=_("Newer version"))
+    left = PageChoiceField(queryset=None, label=_("Older version"))
+    right = PageChoiceField(queryset=None, label=_("Newer version"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,6 +55,8 @@ def compare_view(request):
 
 
 def version_or_404(request, pk: int) -> ConsentFormVersionPage:
+    if pk > MAX_ID:
+        raise Http404
     version = get_object_or_404(_readable_versions(request.user), pk=pk)
     if not permissions.can_read_trial_wide(request.user, TrialPage.objects.ancestor_of(version).get()):
         raise PermissionDenied
@@ -71,7 +74,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class ImportForm(forms.Form):
-    trial = forms.ModelChoiceField(queryset=None, label=_("Trial"))
+    trial = PageChoiceField(queryset=None, label=_("Trial"))
     kind = forms.ChoiceField(label=_("Form"), choices=())
     language = forms.ChoiceField(label=_("Language"), choices=())
     version_number = forms.CharField(label=_("Version number"), required=False, max_length=7,

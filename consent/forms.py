@@ -3,13 +3,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from regulatory.forms import PageChoiceField
+
 from .models import ConsentRecord
 
 
 class ConsentForm(forms.Form):
     """The site-staff form of one consent, built from the statements of the version in force."""
 
-    version = forms.ModelChoiceField(queryset=None, label=_("Form version"), widget=forms.HiddenInput)
+    version = PageChoiceField(queryset=None, label=_("Form version"), widget=forms.HiddenInput)
     expected_sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     signed_at = forms.DateTimeField(
         label=_("Signed at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -51,6 +53,8 @@ class ConsentForm(forms.Form):
 
     def clean_signed_at(self):
         value = self.cleaned_data["signed_at"]
+        if value.year < 1900:  # a typing slip, and before year 2 the conversion to UTC overflows
+            raise ValidationError(forms.DateTimeField.default_error_messages["invalid"], code="invalid")
         if value > timezone.now():
             raise ValidationError(_("The signing time is in the future."))
         return value
@@ -70,3 +74,9 @@ class DeathForm(forms.Form):
     died_at = forms.DateTimeField(label=_("Date and time of death"),
                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                   input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"])
+
+    def clean_died_at(self):
+        value = self.cleaned_data["died_at"]
+        if value.year < 1900:  # a typing slip, and before year 2 the conversion to UTC overflows
+            raise ValidationError(forms.DateTimeField.default_error_messages["invalid"], code="invalid")
+        return value

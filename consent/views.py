@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from regulatory import permissions
 from regulatory.approvals import effectiveness_blockers
+from regulatory.forms import ModelMultipleChoiceField
 from regulatory.models import TrialPage
 from regulatory.selectors import site_for_user
 
@@ -44,8 +45,9 @@ def current_forms(request, *, trial: TrialPage, code: str):
 def print_current(request, *, trial: TrialPage, code: str, version_id: int):
     """A form as printed at a site: only its effective version, through every URL (else 404)."""
     site = _site(request, trial, code)
-    version = ConsentFormVersionPage.objects.filter(pk=version_id).first()
-    if version is None or not selectors.is_current_at(version=version, site=site):
+    # Chosen among the site's current forms, never looked up by the URL's id (SQLite overflows past 64 bits).
+    version = next((p.version for p in selectors.current_forms(site=site) if p.version_id == version_id), None)
+    if version is None:
         raise Http404
     return _signed(request, versions=[version], site=site, trial=trial,
                    filename=f"{trial.nct_number}-{site.code}-{version.kind}-{version.language}-v{version.version_number}.pdf")
@@ -102,7 +104,7 @@ def verify(request):
 
 
 class MakeEffectiveForm(forms.Form):
-    sites = forms.ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
+    sites = ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
     effective_from = forms.DateTimeField(
         label=_("Effective from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from . import permissions
+from .forms import MAX_ID, PageChoiceField
 from .models import AuditEntry, TrialPage
 
 PAGE_SIZE = 50
@@ -51,7 +52,44 @@ def visible_entries(user, trials: QuerySet[TrialPage] | None = None) -> QuerySet
     if not permissions.is_authenticated(user):
         return AuditEntry.objects.none()
     trials = readable_trials(user) if trials is None else trials
-    return AuditEntry.objects.filter(trial_id__in=list(trials.values_list("pk", flat=True)))
+    trial_ids = list(trials.values_list("pk", flat=True))
+    entries = AuditEntry.objects.filter(trial_id__in=trial_ids)
+    hidden = _unreadable_sites_entries(user, trial_ids)
+    # Excluded through a subquery: a JSON key an entry lacks is NULL, and NOT (… OR NULL) would drop the entry too.
+    return entries if hidden is None else entries.exclude(pk__in=entries.filter(hidden).values("pk"))
+
+
+def _unreadable_sites_entries(user, trial_ids) -> Q | None:
+    """Entries about the sites of these trials that `user` may not read (an inspection window on some sites only):
+    the sites and what belongs to them, and entries naming them as their site, role group or page path."""
+    from django.contrib.auth.models import Group
+
+    from consent.models import ConsentRecord, Participant, SignedMaster
+
+    from .models import InvestigationalSite, SiteAcknowledgement, SiteActivation, TmfDocument
+
+    hidden = list(InvestigationalSite.objects.filter(trial_id__in=trial_ids)
+                  .exclude(pk__in=permissions.sites_accessible(user).values("pk")))
+    if not hidden:
+        return None
+    owned = {
+        "regulatory.investigationalsite": InvestigationalSite.objects.filter(pk__in=[s.pk for s in hidden]),
+        "regulatory.siteactivation": SiteActivation.objects.filter(site__in=hidden),
+        "regulatory.siteacknowledgement": SiteAcknowledgement.objects.filter(activation__site__in=hidden),
+        "regulatory.tmfdocument": TmfDocument.objects.filter(site__in=hidden),
+        "consent.participant": Participant.objects.filter(site__in=hidden),
+        "consent.consentrecord": ConsentRecord.objects.filter(participant__site__in=hidden),
+        "consent.signedmaster": SignedMaster.objects.filter(site__in=hidden),
+        "auth.group": Group.objects.filter(trial_role__site__in=hidden),
+    }
+    about = Q(pk__in=[])
+    for object_type, objects in owned.items():
+        about |= Q(object_type=object_type, object_id__in=[str(pk) for pk in objects.values_list("pk", flat=True)])
+    for site in hidden:
+        about |= (Q(changes__site=[None, site.code]) | Q(changes__path__1__icontains=f"/sites/{site.code}/"))
+    for name in Group.objects.filter(trial_role__site__in=hidden).values_list("name", flat=True):
+        about |= Q(changes__role=[None, name]) | Q(changes__role=[name, None])
+    return about
 
 
 # --- Filters ----------------------------------------------------------------------------------------
@@ -64,11 +102,11 @@ class DateInput(forms.DateInput):
 
 
 class AuditFilterForm(forms.Form):
-    trial = forms.ModelChoiceField(queryset=TrialPage.objects.none(), required=False, label=_("Trial"),
-                                   empty_label=_("All trials"))
+    trial = PageChoiceField(queryset=TrialPage.objects.none(), required=False, label=_("Trial"),
+                            empty_label=_("All trials"))
     object_type = forms.CharField(label=_("Object type"), required=False, max_length=100)
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
-    actor = forms.IntegerField(label=_("Actor (user id)"), required=False, min_value=1)
+    actor = forms.IntegerField(label=_("Actor (user id)"), required=False, min_value=1, max_value=MAX_ID)
     action = forms.CharField(label=_("Action starts with"), required=False, max_length=64)
     date_from = forms.DateField(label=_("From (date)"), required=False, widget=DateInput)
     date_to = forms.DateField(label=_("To (date)"), required=False, widget=DateInput)
@@ -81,6 +119,9 @@ class AuditFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("date_from", "date_to"):
+            if data.get(name) and not 1900 <= data[name].year < 9999:  # their local midnights would overflow
+                self.add_error(name, forms.DateField.default_error_messages["invalid"])
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
             raise forms.ValidationError(_("The end date is before the start date."))
@@ -238,6 +279,8 @@ def audit_object(request, object_type: str, object_id: str):
 def audit_user(request, user_id: int):
     """Every entry whose actor is one user (within what the reader may see)."""
     # The name shown comes from the visible entries only: the URL never reveals an account the reader cannot see.
+    if user_id > MAX_ID:
+        raise Http404
     label = (visible_entries(request.user).filter(actor_id=user_id).order_by("-sequence")
              .values_list("actor_label", flat=True).first())
     return _listing(request, fixed={"actor_id": user_id}, hidden=("actor",),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from dataclasses import dataclass, field
+from html import unescape
 
 from django.db import transaction
 from django.utils import timezone
@@ -96,12 +97,14 @@ class Filing:
     extra: dict = field(default_factory=dict)
 
 
-def _texts(value) -> list[str]:
-    """Every string inside a StreamField's raw data, without markup."""
+def _texts(value, *, rich: bool = False) -> list[str]:
+    """Every string inside a StreamField's raw data as plain text: rich text (paragraph blocks) without its markup
+    and entities, any other string as typed (a "<" in a heading is text, not a tag)."""
     if isinstance(value, str):
-        return [strip_tags(value)]
+        return [unescape(strip_tags(value))] if rich else [value]
     if isinstance(value, dict):
-        return [text for key, item in value.items() if key not in ("type", "id") for text in _texts(item)]
+        rich = value.get("type") == "paragraph"
+        return [text for key, item in value.items() if key not in ("type", "id") for text in _texts(item, rich=rich)]
     if isinstance(value, list | tuple):
         return [text for item in value for text in _texts(item)]
     return []

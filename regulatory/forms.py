@@ -9,6 +9,31 @@ from . import audit, permissions
 from .accounts import LOGIN_THROTTLED, login_throttled
 from .models import InvestigationalSite
 
+MAX_ID = 2**63 - 1  # the largest id a database key holds; SQLite cannot even compare a larger integer
+
+
+class PageChoiceField(forms.ModelChoiceField):
+    """A page chosen by id. An id past 64 bits is an invalid choice: Django checks the range of plain integer
+    fields but not of a page's one-to-one key, where SQLite raises OverflowError (a 500)."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice") from None
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Django's, but ids past 64 bits are invalid choices: its `pk__in` check is not range-checked, and SQLite
+    raises OverflowError (a 500)."""
+
+    def _check_values(self, value):
+        try:
+            return super()._check_values(value)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                  params={"value": max(value, key=lambda v: len(str(v)))}) from None
+
 
 class ThrottledLoginMixin:
     """Refuse to even try the password once the user name or address has failed too often."""
@@ -56,8 +81,8 @@ class InvestigationalSiteForm(WagtailAdminModelForm):
 class ActivationForm(forms.Form):
     """The sponsor makes an approved version effective at one or more sites from a date."""
 
-    version = forms.ModelChoiceField(queryset=None, label=_("Protocol version"))
-    sites = forms.ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
+    version = PageChoiceField(queryset=None, label=_("Protocol version"))
+    sites = ModelMultipleChoiceField(queryset=None, label=_("Sites"), widget=forms.CheckboxSelectMultiple)
     effective_from = forms.DateTimeField(
         label=_("Effective from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"],

@@ -5,7 +5,7 @@ Deterministic (reportlab `invariant`), in the embedded DejaVu font so French tex
 """
 
 import io
-from html import escape
+from html import escape, unescape
 
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -67,7 +67,7 @@ def letter_sheet(item, document) -> bytes:
             ("Référence", item.reference), ("Dossier", f"{submission.title} ({submission.correspondent_name})"),
             ("Pièces jointes", ", ".join(a.label or a.document.title for a in item.attachments.all())),
             *_tmf_rows(document)]
-    body = strip_tags(item.body.replace("</p>", "</p>\n").replace("<br/>", "\n").replace("</li>", "</li>\n"))
+    body = unescape(strip_tags(item.body.replace("</p>", "</p>\n").replace("<br/>", "\n").replace("</li>", "</li>\n")))
     return record_sheet(trial=document.trial, title="Courrier réglementaire", rows=rows, body=body)
 
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from . import permissions, services, tmf
 from .filing import content
+from .forms import ModelMultipleChoiceField
 from .models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
 from .services import tmf_filing
 
@@ -186,6 +187,12 @@ class UploadForm(forms.Form):
         self.fields["replaces"].queryset = TmfDocument.objects.filter(trial=trial, source_type="").exclude(
             status=TmfDocument.Status.SUPERSEDED).order_by("artifact__number", "title")
 
+    def clean_document_date(self):
+        value = self.cleaned_data["document_date"]
+        if value.year < 1900:  # a typing slip (0001 for 2001), never an essential document's date
+            raise ValidationError(forms.DateField.default_error_messages["invalid"], code="invalid")
+        return value
+
 
 @login_required
 def upload(request, nct: str):
@@ -210,9 +217,9 @@ def upload(request, nct: str):
 
 class GrantForm(forms.Form):
     inspector = forms.ModelChoiceField(label=_("Inspector account"), queryset=None)
-    sites = forms.ModelMultipleChoiceField(label=_("Sites"), required=False, queryset=None,
-                                           widget=forms.CheckboxSelectMultiple,
-                                           help_text=_("None ticked: every site of the trial."))
+    sites = ModelMultipleChoiceField(label=_("Sites"), required=False, queryset=None,
+                                     widget=forms.CheckboxSelectMultiple,
+                                     help_text=_("None ticked: every site of the trial."))
     starts_at = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     purpose = forms.CharField(label=_("Purpose"), max_length=200, required=False)

@@ -3,7 +3,7 @@
 import hashlib
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils.text import get_valid_filename
@@ -25,7 +25,14 @@ ALLOWED_TYPES = {
 
 def _check_file(upload) -> tuple[str, str]:
     """A clean file name and the extension, or ValidationError."""
-    name = get_valid_filename(upload.name.replace("\\", "/").rsplit("/", 1)[-1])[:200]
+    try:
+        name = get_valid_filename(upload.name.replace("\\", "/").rsplit("/", 1)[-1])
+    except SuspiciousFileOperation:  # nothing usable left of the name (e.g. "<>"): refused below as no known type
+        name = ""
+    stem, dot, suffix = name.rpartition(".")
+    if len(name) > 200 and dot and len(suffix) <= 4:  # shorten the stem, never the extension that gives the type
+        name = stem[:199 - len(suffix)] + dot + suffix
+    name = name[:200]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED_TYPES:
         raise ValidationError(_("Only PDF, Word (.docx), Excel (.xlsx), OpenDocument text, PNG, JPEG or text files "
