@@ -204,8 +204,9 @@ def url_of(template: str, objects, label: str) -> str:
 
 
 def text_of(response) -> str:
+    # Never response.close(): it sends request_finished, whose close_old_connections closes the test's PostgreSQL
+    # connection in the middle of its transaction (a no-op on SQLite's in-memory database, hence unnoticed there).
     data = b"".join(response.streaming_content) if response.streaming else response.content
-    response.close()
     return data.decode("utf-8-sig", "replace")
 
 
