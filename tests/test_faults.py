@@ -6,7 +6,7 @@ Both need root on the machine (a tmpfs mount; `pg_ctlcluster`), as on CI; they s
 """
 
 import datetime
-import http.cookiejar
+import http.cookies
 import os
 import shutil
 import subprocess
@@ -107,32 +107,38 @@ def _wait_until_accepting(timeout: float = 60) -> None:
     raise AssertionError("PostgreSQL did not come back")
 
 
-class Browser:
-    """A logged-in HTTP client of the live server (cookies, CSRF token), outside Django's test client."""
-
-    def __init__(self, base: str, session_key: str):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        host = base.split("//")[1].split(":")[0]
-        self.jar.set_cookie(http.cookiejar.Cookie(0, "sessionid", session_key, None, False, host, False, False, "/",
-                                                  True, False, None, False, None, None, {}))
-
-    def request(self, path: str, data: bytes | None = None) -> int:
-        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
-        request = urllib.request.Request(self.base + path, data=data, headers={"X-CSRFToken": token})  # noqa: S310
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return -1
-
-
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+class Browser:
+    """A logged-in HTTP client of the live server (session and CSRF cookies kept by hand), outside Django's test
+    client; redirects are answers, not followed."""
+
+    def __init__(self, base: str, session_key: str):
+        self.base = base
+        self.cookies = {"sessionid": session_key}
+        self.opener = urllib.request.build_opener(NoRedirect)
+
+    def _keep(self, headers) -> None:
+        for header in headers.get_all("Set-Cookie") or []:
+            cookie = http.cookies.SimpleCookie(header)
+            self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
+
+    def request(self, path: str, data: bytes | None = None) -> int:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+                   "X-CSRFToken": self.cookies.get("csrftoken", "")}
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                self._keep(response.headers)
+                return response.status
+        except urllib.error.HTTPError as error:
+            self._keep(error.headers)
+            return error.code
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return -1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -144,7 +150,6 @@ def test_postgresql_restart_during_a_stream_of_writes(world, live_server, client
         pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (CI has both)")
     client.force_login(world.coordinator_a)
     browser = Browser(live_server.url, client.cookies["sessionid"].value)
-    browser.opener.add_handler(NoRedirect())
     assert browser.request(f"{BASE}/dij/participants/") == 200  # sets the CSRF cookie
 
     statuses: list[int] = []
