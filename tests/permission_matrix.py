@@ -30,8 +30,8 @@ under MEDIA_ROOT). The other placeholders name trial-level objects (see `build` 
 
 Choices the table makes (README and `permissions.py` read together):
 - Sponsor, QA and inspectors read every site they may see, its participants and their signed consent PDFs (pages
-  of pseudonymised codes, no patient name); only the site's own staff register participants and record consents,
-  never the sponsor, QA, an inspector or an administrator.
+  of pseudonymised codes, no patient name), one by one or all of a site's in one zip; only the site's own staff
+  register participants and record consents, never the sponsor, QA, an inspector or an administrator.
 - An inspector's window on some sites opens the trial-wide records (correspondence, every consent-form version,
   dashboard, TMF and audit trail of the trial) but only those sites' rows; the whole-TMF package is refused (403).
 - The Wagtail admin is for the sponsor, QA and administrators; its refusals are redirects (302), and an object of
@@ -89,6 +89,7 @@ MATRIX = [
     (T + "/sites/{site}/consent-forms/all/pdf/",                       (302,  A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
     (T + "/sites/{site}/consent-forms/{form}/pdf/",                    (302,  A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
     (T + "/sites/{site}/participants/",                                (302,  A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
+    (T + "/sites/{site}/consent-records/export/",                      (302,  A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
     (T + "/sites/{site}/participants/{participant}/",                  (302,  A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
     (T + "/sites/{site}/participants/{fresh}/consent/{cf_version}/",   (302,  A,       A,     B,       404,     404,  404,  404,      404,        404,      404)),
     (T + "/sites/{site}/participants/{participant}/withdraw/",         (302,  405,     405,   405,     405,     405,  405,  405,      404,        404,      405)),

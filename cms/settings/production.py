@@ -29,6 +29,10 @@ SECURE_HSTS_PRELOAD = True
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 
+# The reverse proxy in front: "1" (one proxy, every request through it), or its addresses or networks separated by
+# commas ("10.0.0.2,10.0.1.0/24"). Unset or empty: X-Forwarded-For is ignored and REMOTE_ADDR is recorded.
+TRIALDOCS_TRUSTED_PROXIES = os.environ.get("TRIALDOCS_TRUSTED_PROXIES", "").strip()
+
 TRIALDOCS_REFUSE_DEMO_PASSWORDS = True
 
 # Never sign with, nor trust, the demo PKI of `create_signing_identity`: production uses its PKCS#12 files.
