@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "name": "bench"}
+# BENCH_DB names another scratch database, so that two benchmarks can run side by side (default `bench`).
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "name": os.environ.get("BENCH_DB", "bench")}
 PG_URL = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{PG['name']}"
 DEMO_PASSWORD = "trialdocs-demo"  # noqa: S105 (the published demo password: regulatory/demo_accounts.py)
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from regulatory import approvals, permissions
@@ -20,8 +20,10 @@ def _in_force(at: datetime):
 def current_forms(*, site: InvestigationalSite, at: datetime | None = None) -> list[FormEffectivity]:
     """The effective version of each kind and language at a site, at a moment (now by default)."""
     at = at or timezone.now()
-    return list(FormEffectivity.objects.filter(_in_force(at), site=site)
-                .select_related("version").order_by("kind", "language"))
+    chosen_sites = ConsentFormVersionPage.sites.through.objects
+    site_specific = chosen_sites.filter(consentformversionpage_id=OuterRef("version_id"))
+    return list(FormEffectivity.objects.filter(_in_force(at), site=site).select_related("version")
+                .annotate(site_specific=Exists(site_specific)).order_by("kind", "language"))
 
 
 def current_version(*, site: InvestigationalSite, kind: str, language: str,
@@ -61,12 +63,24 @@ def watermark_for(version: ConsentFormVersionPage, *, site: InvestigationalSite 
     return STATUS_WATERMARKS.get(status(version), "")
 
 
+def _approval_text(correspondent: str, reference: str, date) -> str:
+    reference = f" {reference}" if reference else ""
+    return f"Avis favorable {correspondent}{reference} du {date:%d/%m/%Y}"
+
+
 def approval_reference(version: ConsentFormVersionPage) -> str:
     opinion = approvals.opinions(version).last()
-    if opinion is None:
-        return ""
-    reference = f" {opinion.reference}" if opinion.reference else ""
-    return f"Avis favorable {opinion.correspondent}{reference} du {opinion.date:%d/%m/%Y}"
+    return "" if opinion is None else _approval_text(opinion.correspondent, opinion.reference, opinion.date)
+
+
+def approval_references(versions) -> dict[int, str]:
+    """`approval_reference` of several versions in one query: version id → text ("" without an opinion)."""
+    latest = {}
+    rows = approvals.opinions_of([v.pk for v in versions]).values_list(
+        "linked_version_id", "correspondent", "reference", "date")
+    for version_id, *opinion in rows:
+        latest[version_id] = opinion  # ordered by date: the last one wins, as in `.last()`
+    return {v.pk: _approval_text(*latest[v.pk]) if v.pk in latest else "" for v in versions}
 
 
 def versions_of_trial(*, trial: TrialPage, user) -> list[ConsentFormVersionPage]:

@@ -31,13 +31,31 @@ def _pdf_response(master, filename: str) -> FileResponse:
     return response
 
 
-def current_forms(request, *, trial: TrialPage, code: str):
-    """The site's effective consent forms, one per kind and language, each with its Print button."""
-    site = _site(request, trial, code)
+@login_required
+def current_forms(request, trial_slug: str, code: str):
+    """The site's effective consent forms, one per kind and language, each with its Print button.
+
+    At /<trial>/sites/<code>/consent-forms/ like the trial's other sub-pages, but routed by Django rather than
+    through the trial's Wagtail page: the page site staff open most skips Wagtail's site, route and
+    view-restriction lookups (bench/RESULTS.md (c)). The site is looked up in one query among the sites the user
+    reads, in a live trial (reading a site implies reading its trial, as the `before_serve_page` hook requires of
+    every trial page); trial pages carry no Wagtail view restrictions (privacy is the permission module's)."""
+    site = (permissions.sites_accessible(request.user).select_related("trial")
+            .filter(trial__slug=trial_slug, trial__live=True, code=code.upper()).first())
+    if site is None:
+        raise Http404
+    trial = site.trial
     periods = selectors.current_forms(site=site)
+    references = selectors.approval_references([p.version for p in periods])
+    # The trial's URL is the start of this one (no Wagtail site lookup); its sub-routes by string.
+    trial_url = request.path[:request.path.index("/sites/") + 1]
+    code = site.code.lower()
     return TemplateResponse(request, "consent/current_forms.html", {
-        "page": trial, "trial": trial, "site": site,
-        "rows": [(p, selectors.approval_reference(p.version)) for p in periods],
+        "page": trial, "trial": trial, "site": site, "trial_url": trial_url,
+        "site_url": trial_url + trial.reverse_subpage("site_detail", args=(code,)),
+        "bulk_url": trial_url + trial.reverse_subpage("print_bulk", args=(code,)),
+        "rows": [(p, references[p.version_id],
+                  trial_url + trial.reverse_subpage("print_current", args=(code, p.version_id))) for p in periods],
         "trial_wide": permissions.can_read_trial_wide(request.user, trial),
     })
 

@@ -1,7 +1,7 @@
 """When may a version take effect? One rule for every versioned document: protocol versions now, consent-form
 versions later. A version offers `live`, `requires_favourable_opinion` and `non_substantial_justification`."""
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from .models import CorrespondenceItemPage
@@ -12,6 +12,13 @@ def opinions(version, item_type: str = ItemType.FAVOURABLE_OPINION) -> QuerySet[
     """Published letters of that type (by default favourable opinions) that name this version."""
     return (CorrespondenceItemPage.objects.live().filter(item_type=item_type, links__page_id=version.pk)
             .distinct().order_by("date"))
+
+
+def opinions_of(version_ids, item_type: str = ItemType.FAVOURABLE_OPINION) -> QuerySet[CorrespondenceItemPage]:
+    """`opinions` of several versions in one query, each letter annotated with `linked_version_id` (a letter
+    naming two of the versions comes twice), ordered by date."""
+    return (CorrespondenceItemPage.objects.live().filter(item_type=item_type, links__page_id__in=list(version_ids))
+            .annotate(linked_version_id=F("links__page_id")).order_by("date", "pk"))
 
 
 def effectiveness_blockers(version, *, justification: str = "") -> list[str]:

@@ -76,3 +76,35 @@ def file_effectivity(sender, instance, raw=False, **kwargs):
         from . import filing
 
         filing.refile(instance.version.specific)
+
+
+def _forget_access(**kwargs):
+    from . import permissions
+
+    permissions.forget_access()
+
+
+def _connect_access_invalidation():
+    """Any change to who holds what empties the request's permission cache (`permissions.Access`)."""
+    from django.db.models.signals import m2m_changed, post_delete
+
+    from .models import (
+        InspectorGrant,
+        RoleGroup,
+        SiteGroupObjectPermission,
+        SiteUserObjectPermission,
+        TrialGroupObjectPermission,
+        TrialUserObjectPermission,
+    )
+
+    for model in (TrialGroupObjectPermission, TrialUserObjectPermission, SiteGroupObjectPermission,
+                  SiteUserObjectPermission, RoleGroup, InspectorGrant):
+        post_save.connect(_forget_access, sender=model, dispatch_uid=f"trialdocs_forget_access_save_{model.__name__}")
+        post_delete.connect(_forget_access, sender=model,
+                            dispatch_uid=f"trialdocs_forget_access_delete_{model.__name__}")
+    for through in (get_user_model().groups.through, InspectorGrant.sites.through):
+        m2m_changed.connect(_forget_access, sender=through,
+                            dispatch_uid=f"trialdocs_forget_access_m2m_{through.__name__}")
+
+
+_connect_access_invalidation()

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "regulatory.permissions.AccessCacheMiddleware",
     "regulatory.middleware.InspectorMiddleware",
     "cms.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -72,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
+                "regulatory.context_processors.navigation",
             ],
         },
     },
@@ -119,6 +121,10 @@ LOGIN_THROTTLE = {
     "MAX_FAILURES_PER_USERNAME": 5,
     "MAX_FAILURES_PER_ADDRESS": 20,
 }
+# Reverse proxies whose X-Forwarded-For is believed for the client's address (audit entries, the login throttle):
+# a number of proxies every request comes through, or their addresses or networks. Empty: the header is ignored
+# and the client's address is REMOTE_ADDR. production.py reads it from the environment (cms/middleware.py).
+TRIALDOCS_TRUSTED_PROXIES = []
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]

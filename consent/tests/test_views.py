@@ -49,6 +49,32 @@ def test_current_forms_page_lists_only_the_sites_effective_versions(world, forms
     assert f"/{forms.local.pk}/pdf/" not in body and f"/{forms.v2.pk}/pdf/" in body
 
 
+def test_current_forms_page_shows_each_approval_and_costs_the_same_queries_for_more_forms(
+        world, forms, as_user, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from regulatory.tests.factories import make_opinion
+
+    client = as_user(world.coordinator_b)
+    client.get(site_url("lil"))
+    with CaptureQueriesContext(connection) as before:
+        client.get(site_url("lil"))
+    # A second, later opinion on v2.0: the page names the latest, as `approval_reference` does for one version.
+    make_opinion(trial=world.trial, version=forms.v2, date=datetime.date(2026, 2, 20))
+    english = make_form(trial=world.trial, number="2.0", language="en")
+    services.form_make_effective(actor=world.sponsor, version=english, sites=[world.site_b],
+                                 effective_from=timezone.now() - datetime.timedelta(days=1))
+    with django_assert_max_num_queries(len(before)):
+        body = client.get(site_url("lil")).content.decode()
+    references = selectors.approval_references([forms.v2, forms.local, english, forms.draft])
+    for version in (forms.v2, forms.local, english, forms.draft):
+        assert references[version.pk] == selectors.approval_reference(version)
+        assert references[version.pk] in body
+    assert "du 20/02/2026" in references[forms.v2.pk] and references[forms.draft.pk] == ""
+    assert body.count("/pdf/") == 4  # three forms and the bulk print
+
+
 def test_site_staff_print_the_effective_version_as_a_signed_master(world, forms, as_user):
     response = as_user(world.coordinator_a).get(site_url("dij", f"{forms.v2.pk}/pdf/"))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"

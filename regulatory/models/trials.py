@@ -161,11 +161,8 @@ class TrialPage(RoutablePageMixin, Page):
 
         return views.acknowledge(request, trial=self, code=code, activation_id=activation_id)
 
-    @path("sites/<str:code>/consent-forms/", name="current_forms")
-    def current_forms(self, request, code):
-        from consent import views
-
-        return views.current_forms(request, trial=self, code=code)
+    # sites/<code>/consent-forms/ (the site's current forms) is a plain Django URL (`consent.urls`,
+    # `consent.views.current_forms`): the page site staff open most, spared Wagtail's routing (bench/RESULTS.md (c)).
 
     @path("sites/<str:code>/consent-forms/all/pdf/", name="print_bulk")
     def print_bulk(self, request, code):
@@ -184,6 +181,12 @@ class TrialPage(RoutablePageMixin, Page):
         from consent import record_views
 
         return record_views.participants(request, trial=self, code=code)
+
+    @path("sites/<str:code>/consent-records/export/", name="consent_records_export")
+    def consent_records_export(self, request, code):
+        from consent import export_views
+
+        return export_views.consent_records_export(request, trial=self, code=code)
 
     @path("sites/<str:code>/participants/<str:participant_code>/", name="participant_detail")
     def participant_detail(self, request, code, participant_code):

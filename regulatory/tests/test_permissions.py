@@ -82,3 +82,70 @@ def test_no_one_may_delete_a_site(world):
     for user in (world.admin, world.sponsor, world.coordinator_a):
         assert not policy.user_has_permission(user, "delete")
         assert not policy.user_has_permission_for_instance(user, "delete", world.site_a)
+
+
+# --- The per-request snapshot (`permissions.Access`) against guardian's own answers --------------------------------
+
+PERSONAS = ("coordinator_a", "investigator_a", "coordinator_b", "sponsor", "qa", "inspector", "other_sponsor", "nobody")
+
+
+def _guardian_answers(user, world):
+    """What guardian itself says (its nested subqueries and `has_perm`), for every trial and site of the world."""
+    from guardian.shortcuts import get_objects_for_user
+
+    from regulatory.models import TrialPage
+
+    def objects(perm, klass):
+        return set(get_objects_for_user(user, perm, klass=klass, accept_global_perms=False, with_superuser=False)
+                   .values_list("pk", flat=True))
+
+    return {
+        "trials": {perm: objects(perm, TrialPage) for perm in (permissions.ACCESS_TRIAL, permissions.MANAGE_TRIAL)},
+        "sites": {perm: objects(perm, InvestigationalSite) for perm in (
+            permissions.ACCESS_SITE, permissions.RECORD_CONSENT, permissions.ACKNOWLEDGE_AMENDMENT)},
+        "admin": user.has_perm("wagtailadmin.access_admin"),
+    }
+
+
+def test_the_snapshot_agrees_with_guardian_for_every_persona(world):
+    from guardian.shortcuts import assign_perm
+
+    # A permission given to a user directly, not through a role group, counts too.
+    assign_perm(permissions.ACCESS_SITE, world.nobody, world.other_site)
+    for name in PERSONAS:
+        user = getattr(world, name)
+        held = permissions.Access(user)
+        expected = _guardian_answers(user, world)
+        for perm, pks in expected["trials"].items():
+            assert held.trials_with(perm) == pks, (name, perm)
+        for perm, pks in expected["sites"].items():
+            assert held.sites_with(perm) == pks, (name, perm)
+        assert held.uses_admin == expected["admin"], name
+        assert held.site_trials == dict(
+            InvestigationalSite.objects.filter(pk__in=held.site_trials).values_list("pk", "trial_id")), name
+    assert permissions.Access(world.inspector).grants == {world.trial.pk: None}
+    assert permissions.can_access_site(world.nobody, world.other_site)
+
+
+def test_one_query_per_user_and_request_and_changes_are_seen_at_once(world, django_assert_num_queries):
+    from regulatory.services import trials as trial_services
+
+    user = world.coordinator_b
+    with permissions.request_cache():
+        with django_assert_num_queries(1):
+            assert permissions.can_access_site(user, world.site_b)
+            assert not permissions.can_access_site(user, world.site_a)
+            assert permissions.can_record_consent(user, world.site_b)
+            assert not permissions.can_read_trial_wide(user, world.trial)
+            assert permissions.can_access_trial(user, world.trial)
+        # A role granted in the same request is seen by the next question (the cache is emptied).
+        trial_services.role_grant(actor=world.sponsor, user=user, role="coordinator", trial=world.trial,
+                                  site=world.site_a)
+        assert permissions.can_access_site(user, world.site_a)
+        trial_services.role_revoke(actor=world.sponsor, user=user, role="coordinator", trial=world.trial,
+                                   site=world.site_a)
+        assert not permissions.can_access_site(user, world.site_a)
+    # Outside a request nothing is kept: every question reads afresh.
+    with django_assert_num_queries(2):
+        assert permissions.can_access_site(user, world.site_b)
+        assert not permissions.can_access_site(user, world.site_a)
