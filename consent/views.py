@@ -45,7 +45,7 @@ def current_forms(request, trial_slug: str, code: str):
     if site is None:
         raise Http404
     trial = site.trial
-    periods = selectors.current_forms(site=site)
+    periods = selectors.current_forms(site=site, listing=True)
     references = selectors.approval_references([p.version for p in periods])
     # The trial's URL is the start of this one (no Wagtail site lookup); its sub-routes by string.
     trial_url = request.path[:request.path.index("/sites/") + 1]
