@@ -23,7 +23,10 @@ def at(month, day, hour=10):
 
 
 # site, by whom, then the events: ("consent", kind, version number, signed at, outcome, extra) /
-# ("withdraw", objects, reason, None) / ("death", at)
+# ("withdraw", objects, reason, None) / ("death", at). In `extra`: "rel" (relationship of a relative), "objects"
+# (objects to the use of data), "signer": "representative" (a relative signs a continuation for a patient still
+# unable to consent), "by" (another account of the site records this event). Emergency inclusions are attested by
+# the site's investigator only.
 SCENARIOS = [
     ("DIJ", "investigator-dij", [("consent", "patient", "1.0", at(2, 10), "consented", {})]),  # re-consent due
     ("DIJ", "coordinator-dij", [("consent", "patient", "1.0", at(2, 20), "consented", {}),
@@ -38,11 +41,17 @@ SCENARIOS = [
     ("LIL", "investigator-lil", [("consent", "patient", "1.0", at(3, 10), "consented", {})]),  # re-consent due
     ("LIL", "investigator-lil", [("consent", "surrogate", "1.0", at(3, 20), "consented", {"rel": "frère"}),
                                  ("death", at(3, 22))]),
-    ("LIL", "coordinator-lil", [("consent", "emergency", "1.0", at(4, 1, 4), "consented", {}),
-                                ("consent", "continuation", "1.0", at(4, 3), "refused", {"objects": True})]),
+    ("LIL", "investigator-lil", [("consent", "emergency", "1.0", at(4, 1, 4), "consented", {}),
+                                 ("consent", "continuation", "1.0", at(4, 3), "refused",
+                                  {"objects": True, "by": "coordinator-lil"})]),
     ("LIL", "investigator-lil", [("consent", "surrogate", "1.1", at(5, 10), "consented", {"rel": "mère"}),
                                  ("consent", "continuation", "1.0", at(5, 12), "consented", {})]),
     ("LIL", "coordinator-lil", [("consent", "patient", "2.0", at(6, 5), "consented", {})]),
+    # Still sedated after an emergency inclusion: the daughter consents to continuation; the patient's own consent
+    # stays on the to-do list.
+    ("DIJ", "investigator-dij", [("consent", "emergency", "1.0", at(11, 20, 5), "consented", {}),
+                                 ("consent", "continuation", "1.0", at(11, 21, 18), "consented",
+                                  {"signer": "representative", "rel": "fille", "by": "coordinator-dij"})]),
 ]
 
 
@@ -80,20 +89,24 @@ def load(*, trial, report: dict) -> None:
             participant.refresh_from_db()
             if event[0] == "consent":
                 _, kind, number, signed_at, outcome, extra = event
+                by = users.get(username=extra["by"]) if "by" in extra else actor
+                representative = extra.get("signer") == "representative"
                 version = _version(site, kind, number, signed_at)
                 statements = [b for b in version.consent.raw_data if b["type"] == "consent_statement"]
                 data = services.ConsentInput(
                     version=version, signed_at=signed_at, outcome=outcome,
                     answers={i: "accept" if outcome == "consented" or i else "refuse"
                              for i in range(len(statements))},
-                    surrogate_relationship=extra.get("rel", ""), independence_attested=kind == "surrogate",
+                    surrogate_relationship=extra.get("rel", ""),
+                    independence_attested=kind == "surrogate" or representative,
+                    signer_role=extra.get("signer", ""), patient_unable_attested=representative,
                     emergency_conditions_attested=kind == "emergency", no_prior_objection_attested=kind == "emergency",
                     objects_to_data_use=extra.get("objects"),
                     signature_png=None if kind == "emergency" else scribble(f"{participant_code}{kind}"),
                     signature_source="none" if kind == "emergency" else "drawn")
                 if kind == "continuation" and outcome == "refused":
                     data.answers = {i: "refuse" if i == 0 else "accept" for i in range(len(statements))}
-                services.consent_record_create(actor=actor, participant=participant, data=data,
+                services.consent_record_create(actor=by, participant=participant, data=data,
                                                password=DEMO_PASSWORD,
                                                expected_sequence=participant.consents.count())
             elif event[0] == "withdraw":

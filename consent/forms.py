@@ -19,6 +19,15 @@ class ConsentForm(forms.Form):
         help_text=_("Local time (Europe/Paris). Checked by the server: never in the future."))
     outcome = forms.ChoiceField(label=_("Decision"), choices=ConsentRecord.Outcome.choices,
                                 widget=forms.RadioSelect, initial=ConsentRecord.Outcome.CONSENTED)
+    signer_role = forms.ChoiceField(
+        label=_("Who signs the continuation consent"), required=False, widget=forms.RadioSelect,
+        initial=ConsentRecord.SignerRole.PARTICIPANT,
+        choices=[(ConsentRecord.SignerRole.PARTICIPANT, _("The patient, now able to consent")),
+                 (ConsentRecord.SignerRole.REPRESENTATIVE,
+                  _("A relative or the trusted person, the patient being still unable to consent (the patient "
+                    "will be asked as soon as able)"))])
+    patient_unable_attested = forms.BooleanField(
+        label=_("I attest that the patient is still unable to consent"), required=False)
     surrogate_relationship = forms.CharField(label=_("Relationship to the participant"), required=False,
                                              max_length=120)
     independence_attested = forms.BooleanField(
@@ -29,7 +38,8 @@ class ConsentForm(forms.Form):
     no_prior_objection_attested = forms.BooleanField(
         label=_("No prior objection of the patient to this research is known"), required=False)
     objects_to_data_use = forms.TypedChoiceField(
-        label=_("If refusing: does the patient object to the use of data already collected?"), required=False,
+        label=_("If refusing: does the patient (or the representative, for them) object to the use of data already "
+                "collected?"), required=False,
         choices=[("", "—"), ("no", _("No")), ("yes", _("Yes, objects"))],
         coerce=lambda value: {"yes": True, "no": False}.get(value), empty_value=None)
     witness_name = forms.CharField(label=_("Witness (optional)"), required=False, max_length=255)

@@ -350,7 +350,8 @@ def render_forms(forms: list[FormToPrint], *, header: TrialHeader, title: str = 
 class SignerToPrint:
     printed_name: str
     signed_at: str        # date and time with the time zone, e.g. "25/11/2026 14:03 (Europe/Paris, UTC+01:00)"
-    meaning: str          # "Consentement recueilli par", "Signé par le participant", "Signé par le proche (fille)"
+    meaning: str          # "Consentement recueilli par", "Signé par le participant", "Signé par le proche (fille)",
+    #                       "Signé par le proche (fille), en qualité de représentant du patient hors d'état…"
     image_png: bytes | None = None
 
 

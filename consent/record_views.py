@@ -20,6 +20,7 @@ from .blocks import neutral
 from .forms import ConsentForm, DeathForm, WithdrawalForm
 from .models import ConsentFormVersionPage, ConsentRecord, FormEffectivity
 from .pki import SigningUnavailable
+from .services.records import emergency_refusal_message, is_site_investigator, signing_suspended
 
 
 def _site(request, trial: TrialPage, code: str):
@@ -67,14 +68,31 @@ def participants(request, *, trial: TrialPage, code: str):
     })
 
 
+def _closed_reason(reason: str) -> str:
+    """Why a task was closed, in the reader's language: the pathway stores these few as fixed codes."""
+    return {"continuation consent": _("continuation consent"),
+            "continuation consent by the representative": _("continuation consent by the representative"),
+            "patient's own continuation consent": _("the patient's own continuation consent"),
+            "re-consent": _("re-consent")}.get(reason, reason)
+
+
 def participant_detail(request, *, trial, code, participant_code):
     site, participant = _participant(request, trial, code, participant_code)
     can_record = permissions.can_record_consent(request.user, site) and participant.is_active
+    choices = selectors.consent_choices(participant=participant) if can_record else []
+    # An emergency inclusion is the investigator's attestation: not offered to a coordinator, who is told who may.
+    emergency_for_investigator = (any(v.kind == "emergency" for v in choices)
+                                  and not is_site_investigator(request.user, site))
+    if emergency_for_investigator:
+        choices = [v for v in choices if v.kind != "emergency"]
+    tasks = list(participant.tasks.order_by("-created_at"))
+    for task in tasks:
+        task.closed_label = _closed_reason(task.closed_reason)
     return TemplateResponse(request, "consent/participant.html", {
         "page": trial, "trial": trial, "site": site, "participant": participant, "can_record": can_record,
         "records": participant.consents.select_related("version", "obtained_by").order_by("sequence"),
-        "tasks": participant.tasks.order_by("-created_at"),
-        "choices": selectors.consent_choices(participant=participant) if can_record else [],
+        "tasks": tasks, "choices": choices,
+        "emergency_for_investigator": emergency_for_investigator and participant.status == "screening",
         "withdrawal_form": WithdrawalForm(), "death_form": DeathForm(), "now": timezone.now(),
     })
 
@@ -90,6 +108,11 @@ def consent_new(request, *, trial, code, participant_code, version_id):
     version = next((v for v in choices if v.pk == version_id), None)  # no lookup: SQLite overflows past 64 bits
     if version is None:
         raise Http404
+    context = {"page": trial, "trial": trial, "site": site, "participant": participant, "version": version}
+    if version.kind == "emergency" and not is_site_investigator(request.user, site):
+        # Neither the form nor the service: the page says who records an emergency inclusion; nothing is written.
+        return TemplateResponse(request, "consent/consent_form.html", {
+            **context, "refusal": emergency_refusal_message(site)}, status=403)
     versions = ConsentFormVersionPage.objects.filter(pk=version.pk)
     statements = [b["value"] for b in neutral(version.consent) if b["type"] == "consent_statement"]
     initial = {"version": version.pk, "expected_sequence": participant.consents.count(),
@@ -112,7 +135,7 @@ def consent_new(request, *, trial, code, participant_code, version_id):
             messages.success(request, _("Consent recorded and signed: %(record)s.") % {"record": record})
             return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
     return TemplateResponse(request, "consent/consent_form.html", {
-        "page": trial, "trial": trial, "site": site, "participant": participant, "version": version, "form": form,
+        **context, "form": form, "signing_suspended": signing_suspended(request.user),
     }, status=400 if form.is_bound and form.errors else 200)
 
 
@@ -131,6 +154,7 @@ def _input(form: ConsentForm) -> services.ConsentInput:
         surrogate_relationship=data["surrogate_relationship"], independence_attested=data["independence_attested"],
         emergency_conditions_attested=data["emergency_conditions_attested"],
         no_prior_objection_attested=data["no_prior_objection_attested"],
+        signer_role=data.get("signer_role") or "", patient_unable_attested=data.get("patient_unable_attested", False),
         objects_to_data_use=data.get("objects_to_data_use"), witness_name=data["witness_name"],
         signature_png=signature, signature_source=source)
 

@@ -78,6 +78,10 @@ class ConsentRecord(models.Model):
     class SignerRole(models.TextChoices):
         PARTICIPANT = "participant", _("Participant")
         SURROGATE = "surrogate", _("Surrogate")
+        # A relative or the trusted person who consents to continuation for a patient still unable to consent
+        # (EU CTR art. 35(2), CSP L1122-1-2); the patient's own consent is then still due.
+        REPRESENTATIVE = "representative", _("Representative (relative or trusted person), for a patient unable "
+                                             "to consent")
         INVESTIGATOR = "investigator", _("Investigator (emergency inclusion)")
 
     class SignatureSource(models.TextChoices):
@@ -102,6 +106,7 @@ class ConsentRecord(models.Model):
     surrogate_relationship = models.CharField(_("relationship to the participant"), max_length=120, blank=True)
     independence_attested = models.BooleanField(_("independent of investigator and sponsor"), default=False)
     emergency_conditions_attested = models.BooleanField(_("emergency conditions attested"), default=False)
+    patient_unable_attested = models.BooleanField(_("patient still unable to consent (attested)"), default=False)
     no_prior_objection_attested = models.BooleanField(_("no known prior objection"), default=False)
     witness_name = models.CharField(_("witness"), max_length=255, blank=True)
     statements = models.JSONField(_("statements and answers"), default=list)
@@ -128,11 +133,13 @@ class ConsentRecord(models.Model):
 
 
 class ConsentTask(models.Model):
-    """Something to do for a participant: a continuation consent after surrogate or emergency inclusion, or a
-    re-consent after a newer version of a form took effect at the site."""
+    """Something to do for a participant: a continuation consent after surrogate or emergency inclusion (by the
+    patient, or by a representative while the patient cannot consent), the patient's own consent still due after
+    a representative's continuation, or a re-consent after a newer version of a form took effect at the site."""
 
     class Kind(models.TextChoices):
         CONTINUATION = "continuation", _("Continuation consent")
+        PATIENT_CONSENT = "patient_consent", _("Patient's own consent, as soon as able")
         RECONSENT = "reconsent", _("Re-consent")
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="tasks",

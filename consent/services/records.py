@@ -19,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cms.files import StorageFailed, save_whole
-from regulatory import audit, permissions
+from regulatory import accounts, audit, permissions
 from regulatory.models import InvestigationalSite, Role, RoleGroup, TrialPage
 
 from .. import selectors
@@ -36,6 +36,19 @@ INCLUSION_KINDS = ("patient", "surrogate", "emergency")
 SIGNER_MEANINGS = {
     "participant": "Signé par le participant",
     "surrogate": "Signé par le proche",
+    "representative": "Signé par le proche",
+}
+# What the signed PDF says of the signer's capacity ("Qualité du signataire"), per record kind and signer.
+SIGNER_CAPACITIES = {
+    ("patient", "participant"): "Le participant lui-même",
+    ("surrogate", "surrogate"): "Un proche ou la personne de confiance, pour le participant hors d'état de "
+                                "consentir",
+    ("emergency", "investigator"): "L'investigateur, qui atteste l'inclusion en urgence (pas de signature du "
+                                   "participant ni d'un proche)",
+    ("continuation", "participant"): "Le patient lui-même, en état de consentir (consentement de poursuite)",
+    ("continuation", "representative"): "Un proche ou la personne de confiance, représentant le patient encore "
+                                        "hors d'état de consentir (consentement de poursuite) ; le consentement "
+                                        "du patient lui-même lui sera demandé dès qu'il le pourra",
 }
 
 
@@ -58,6 +71,27 @@ def participant_create(*, actor, site: InvestigationalSite) -> Participant:
     audit.record(actor=actor, action="participant.created", obj=participant,
                  changes={"code": [None, participant.code], "site": [None, site.code]})
     return participant
+
+
+def is_site_investigator(user, site: InvestigationalSite) -> bool:
+    """Whether the user holds the investigator role at this site (a membership of the site's investigator
+    RoleGroup), read here rather than in `regulatory.permissions`: only an investigator certifies an emergency
+    inclusion (EU CTR art. 35, CSP L1122-1-2), a study coordinator does not."""
+    return (bool(getattr(user, "is_authenticated", False)) and user.is_active
+            and RoleGroup.objects.filter(site=site, group__user=user, role=Role.INVESTIGATOR).exists())
+
+
+def emergency_refusal_message(site: InvestigationalSite) -> str:
+    return _("Only an investigator of %(site)s can attest an emergency inclusion: the investigator certifies the "
+             "emergency conditions and records the inclusion under their own account. Nothing was recorded.") % {
+        "site": site.code}
+
+
+def signing_suspended(user) -> bool:
+    """The login throttle is in force for this user name (too many wrong passwords, at login or at signing):
+    signing is refused as logging in is. Per user name only: a throttled client address (every user behind the
+    hospital's proxy) does not stop signing."""
+    return accounts.login_throttled(username=user.get_username(), ip_address=None)
 
 
 def _locked(participant: Participant) -> Participant:
@@ -105,8 +139,13 @@ def participant_record_death(*, actor, participant: Participant, died_at: dateti
                               % {"code": participant.code, "status": participant.get_status_display()})
     if died_at > timezone.now():
         raise ValidationError(_("The date of death cannot be in the future."))
-    pending = participant.tasks.filter(closed_at__isnull=True, kind=ConsentTask.Kind.CONTINUATION).exists()
-    reason = _("Died before continuation consent could be obtained.") if pending else _("Died.")
+    open_kinds = set(participant.tasks.filter(closed_at__isnull=True).values_list("kind", flat=True))
+    if ConsentTask.Kind.CONTINUATION in open_kinds:
+        reason = _("Died before continuation consent could be obtained.")
+    elif ConsentTask.Kind.PATIENT_CONSENT in open_kinds:
+        reason = _("Died before being able to consent (continuation was consented by the representative).")
+    else:
+        reason = _("Died.")
     before = participant.status
     _end(participant, status=Participant.Status.DECEASED, reason=reason, at=died_at)
     participant.save()
@@ -129,6 +168,10 @@ class ConsentInput:
     independence_attested: bool = False
     emergency_conditions_attested: bool = False
     no_prior_objection_attested: bool = False
+    # Continuation only: "participant" (the patient) or "representative" (a relative or the trusted person, the
+    # patient being still unable to consent, which the person obtaining it attests). "" is the kind's own signer.
+    signer_role: str = ""
+    patient_unable_attested: bool = False
     objects_to_data_use: bool | None = None
     witness_name: str = ""
     signature_png: bytes | None = None
@@ -181,9 +224,10 @@ def _statements(version: ConsentFormVersionPage) -> list[dict]:
     return [block["value"] for block in neutral(version.consent) if block["type"] == "consent_statement"]
 
 
-def _check_pathway(participant: Participant, kind: str, outcome: str, trial: TrialPage) -> None:
-    """Inclusion by patient, surrogate or emergency; then continuation after surrogate or emergency; re-consent
-    on newer versions. Anything else is refused with a message."""
+def _check_pathway(participant: Participant, kind: str, outcome: str, trial: TrialPage, signer: str) -> None:
+    """Inclusion by patient, surrogate or emergency; then continuation after surrogate or emergency, by the patient
+    or, while the patient cannot consent, by a representative (until the patient's own continuation consent);
+    re-consent on newer versions. Anything else is refused with a message."""
     allowed = trial.allowed_consent_kinds or []
     if kind not in allowed:
         raise ValidationError(_("The protocol does not allow this kind of consent."))
@@ -202,16 +246,40 @@ def _check_pathway(participant: Participant, kind: str, outcome: str, trial: Tri
             raise ValidationError(_("Included by a surrogate or in an emergency, the patient gives a continuation "
                                     "consent, not a new patient consent."))
     elif kind == "surrogate":
+        if not screening and path == "emergency":
+            raise ValidationError(_("After an emergency inclusion, a relative or the trusted person consents to "
+                                    "continuation: use the continuation form, signed by the representative."))
         if not screening and path != "surrogate":
             raise ValidationError(_("A surrogate consents only to include a participant who cannot consent."))
-        if not screening and participant.consents.filter(kind="continuation").exists():
+        if not screening and _patient_consented_to_continue(participant):
             raise ValidationError(_("The patient has given a continuation consent: the surrogate no longer "
                                     "consents for them."))
-    elif kind == "continuation" and (screening or path not in ("surrogate", "emergency")):
-        raise ValidationError(_("Continuation consent follows an inclusion by a surrogate or in an emergency."))
+    elif kind == "continuation":
+        if screening or path not in ("surrogate", "emergency"):
+            raise ValidationError(_("Continuation consent follows an inclusion by a surrogate or in an emergency."))
+        if signer == "representative" and _patient_consented_to_continue(participant):
+            raise ValidationError(_("The patient has given their own continuation consent: a representative no "
+                                    "longer consents for them."))
 
 
-def _check_input(data: ConsentInput, kind: str, statements: list[dict]) -> list[dict]:
+def _patient_consented_to_continue(participant: Participant) -> bool:
+    return participant.consents.filter(kind="continuation", signer_role="participant",
+                                       outcome=ConsentRecord.Outcome.CONSENTED).exists()
+
+
+def _signer(data: ConsentInput, kind: str) -> str:
+    """Who signs: the kind's own signer, except a continuation, signed by the patient or by a representative."""
+    own = {"surrogate": "surrogate", "emergency": "investigator"}.get(kind, "participant")
+    if not data.signer_role or data.signer_role == own:
+        return own
+    if kind == "continuation" and data.signer_role == "representative":
+        return "representative"
+    if kind == "continuation":
+        raise ValidationError(_("Say who signs the continuation consent: the patient, or a representative."))
+    raise ValidationError(_("Only a continuation consent can be signed by a representative of the patient."))
+
+
+def _check_input(data: ConsentInput, kind: str, statements: list[dict], signer: str) -> list[dict]:
     if data.outcome not in ConsentRecord.Outcome.values:
         raise ValidationError(_("Choose whether consent was given or refused."))
     answered = []
@@ -229,12 +297,24 @@ def _check_input(data: ConsentInput, kind: str, statements: list[dict]) -> list[
             raise ValidationError(_("Give the surrogate's relationship to the participant."))
         if not data.independence_attested:
             raise ValidationError(_("The surrogate must be independent of the investigator and the sponsor."))
+    if signer == "representative":
+        if not data.patient_unable_attested:
+            raise ValidationError(_("A representative signs only while the patient is still unable to consent: "
+                                    "attest it, or have the patient sign."))
+        if not data.surrogate_relationship.strip():
+            raise ValidationError(_("Give the representative's relationship to the participant."))
+        if not data.independence_attested:
+            raise ValidationError(_("The representative must be independent of the investigator and the "
+                                    "sponsor."))
     if kind == "emergency" and not (data.emergency_conditions_attested and data.no_prior_objection_attested):
         raise ValidationError(_("Attest the emergency conditions and that no prior objection of the patient is "
                                 "known."))
     if kind != "emergency" and data.signature_png is None:
         raise ValidationError(_("The signer's hand signature is missing: draw it or upload the signed paper form."))
     if kind == "continuation" and data.outcome == ConsentRecord.Outcome.REFUSED and data.objects_to_data_use is None:
+        if signer == "representative":
+            raise ValidationError(_("Record whether the representative objects, for the patient, to the use of "
+                                    "data already collected."))
         raise ValidationError(_("Record whether the patient objects to the use of data already collected."))
     return answered
 
@@ -250,6 +330,15 @@ def consent_record_create(*, actor, participant: Participant, data: ConsentInput
     site = participant.site
     if not permissions.can_record_consent(actor, site):
         raise PermissionDenied
+    if data.version.kind == "emergency" and not is_site_investigator(actor, site):
+        raise ValidationError(emergency_refusal_message(site))
+    # While the login throttle is in force for this user, the password is not even tried (as at login): wrong
+    # passwords at signing count towards that throttle, so the signing form cannot be used to guess it.
+    if signing_suspended(actor):
+        audit.record(actor=actor, action="consent.signing_throttled", obj=participant,
+                     reason="login throttle in force for this user")
+        raise ValidationError(_("Too many wrong passwords: signing is suspended for a few minutes, as logging in "
+                                "is. Nothing was recorded."))
     # Outside the record's transaction, so that a failed re-authentication stays in the audit trail (and counts
     # towards the login throttle) although nothing else is written.
     if authenticate(username=actor.get_username(), password=password) != actor:
@@ -275,17 +364,21 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
         raise ValidationError(_("This version was not the one in force at %(site)s at the signing time; the "
                                 "version in force then was %(current)s.") % {
             "site": site.code, "current": current or _("none")})
-    _check_pathway(participant, kind, data.outcome, trial)
-    answered = _check_input(data, kind, _statements(version))
+    signer = _signer(data, kind)
+    _check_pathway(participant, kind, data.outcome, trial, signer)
+    answered = _check_input(data, kind, _statements(version), signer)
 
     record = ConsentRecord(
         participant=participant, sequence=expected_sequence + 1, version=version, kind=kind, outcome=data.outcome,
         signed_at=data.signed_at, obtained_by=actor, obtained_by_name=actor.get_full_name() or actor.get_username(),
-        obtained_by_role=_role_label(actor, site), signer_role=_signer_role(kind),
-        surrogate_relationship=data.surrogate_relationship.strip(),
-        independence_attested=data.independence_attested,
-        emergency_conditions_attested=data.emergency_conditions_attested,
-        no_prior_objection_attested=data.no_prior_objection_attested, witness_name=data.witness_name.strip(),
+        obtained_by_role=_role_label(actor, site), signer_role=signer,
+        surrogate_relationship=data.surrogate_relationship.strip() if signer in ("surrogate", "representative")
+        else "",
+        independence_attested=data.independence_attested and signer in ("surrogate", "representative"),
+        emergency_conditions_attested=data.emergency_conditions_attested and kind == "emergency",
+        no_prior_objection_attested=data.no_prior_objection_attested and kind == "emergency",
+        patient_unable_attested=signer == "representative",
+        witness_name=data.witness_name.strip(),
         statements=answered, objects_to_data_use=data.objects_to_data_use, signature_source=data.signature_source,
         content_sha256=version.content_hash, verification_token=secrets.token_urlsafe(12),
     )
@@ -305,10 +398,12 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
             participant.save()
             _close_tasks(participant, record)
             _open_continuation_task(participant, record, trial)
+            _open_patient_consent_task(participant, record, trial)
             _open_reconsent_if_outdated(participant, record, trial)
             audit.record(actor=actor, action="consent.recorded", obj=record, changes={
                 "participant": [None, participant.code], "version": [None, str(version)],
-                "outcome": [None, record.outcome], "signed_at": [None, record.signed_at],
+                "outcome": [None, record.outcome], "signer": [None, record.signer_role],
+                "signed_at": [None, record.signed_at],
                 "status": [before, participant.status], "pdf_sha256": [None, record.pdf_sha256]})
     except IntegrityError as error:
         record.pdf.delete(save=False)  # no file without its record
@@ -318,10 +413,6 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
         record.pdf.delete(save=False)
         raise
     return record
-
-
-def _signer_role(kind: str) -> str:
-    return {"surrogate": "surrogate", "emergency": "investigator"}.get(kind, "participant")
 
 
 def _apply_pathway(participant: Participant, record: ConsentRecord, trial: TrialPage) -> None:
@@ -335,8 +426,12 @@ def _apply_pathway(participant: Participant, record: ConsentRecord, trial: Trial
             _end(participant, status=Participant.Status.WITHDRAWN, at=record.signed_at,
                  reason=_("Consent refused before inclusion."))
     elif not consented:
-        reason = (_("Continuation consent refused.") if kind == "continuation"
-                  else _("Consent refused on a new version of the form."))
+        if kind == "continuation" and record.signer_role == "representative":
+            reason = _("Continuation refused by the representative (relative or trusted person).")
+        elif kind == "continuation":
+            reason = _("Continuation consent refused.")
+        else:
+            reason = _("Consent refused on a new version of the form.")
         _end(participant, status=Participant.Status.WITHDRAWN, reason=reason, at=record.signed_at)
         if record.objects_to_data_use is not None:
             participant.objects_to_data_use = record.objects_to_data_use
@@ -346,9 +441,16 @@ def _close_tasks(participant: Participant, record: ConsentRecord) -> None:
     if record.outcome != ConsentRecord.Outcome.CONSENTED:
         return
     tasks = participant.tasks.filter(closed_at__isnull=True)
-    if record.kind == "continuation":
+    if record.kind == "continuation" and record.signer_role == "representative":
+        # The deadline is met by the representative; the patient's own consent stays due (next task).
+        tasks.filter(kind=ConsentTask.Kind.CONTINUATION).update(
+            closed_at=record.signed_at, closed_by_record=record,
+            closed_reason="continuation consent by the representative")
+    elif record.kind == "continuation":
         tasks.filter(kind=ConsentTask.Kind.CONTINUATION).update(
             closed_at=record.signed_at, closed_by_record=record, closed_reason="continuation consent")
+        tasks.filter(kind=ConsentTask.Kind.PATIENT_CONSENT).update(
+            closed_at=record.signed_at, closed_by_record=record, closed_reason="patient's own continuation consent")
     for task in tasks.filter(kind=ConsentTask.Kind.RECONSENT, form_kind=record.kind).select_related("target_version"):
         if task.target_version is None or record.version.version_key >= task.target_version.version_key:
             task.closed_at, task.closed_by_record, task.closed_reason = record.signed_at, record, "re-consent"
@@ -361,6 +463,18 @@ def _open_continuation_task(participant: Participant, record: ConsentRecord, tri
             and not participant.tasks.filter(kind=ConsentTask.Kind.CONTINUATION).exists()):
         ConsentTask.objects.create(
             participant=participant, kind=ConsentTask.Kind.CONTINUATION, form_kind="continuation",
+            opens_at=record.signed_at, due_at=record.signed_at + timedelta(days=trial.continuation_deadline_days))
+
+
+def _open_patient_consent_task(participant: Participant, record: ConsentRecord, trial: TrialPage) -> None:
+    """After a representative's continuation consent, the patient is asked as soon as able: a task that only the
+    patient's own continuation consent closes. Its date is a reminder to reassess whether the patient can consent
+    (the trial's continuation deadline again), not a legal deadline."""
+    if (record.kind == "continuation" and record.signer_role == "representative"
+            and record.outcome == ConsentRecord.Outcome.CONSENTED
+            and not participant.tasks.filter(kind=ConsentTask.Kind.PATIENT_CONSENT, closed_at__isnull=True).exists()):
+        ConsentTask.objects.create(
+            participant=participant, kind=ConsentTask.Kind.PATIENT_CONSENT, form_kind="continuation",
             opens_at=record.signed_at, due_at=record.signed_at + timedelta(days=trial.continuation_deadline_days))
 
 
@@ -421,6 +535,11 @@ def _signed_pdf(record: ConsentRecord, signature_png: bytes | None, trial: Trial
         signers.append(SignerToPrint(f"Proche de {participant.code} ({record.surrogate_relationship})",
                                      _local(record.signed_at), f"{meaning} ({record.surrogate_relationship})",
                                      signature_png))
+    elif record.signer_role == "representative":
+        signers.append(SignerToPrint(f"Proche de {participant.code} ({record.surrogate_relationship})",
+                                     _local(record.signed_at),
+                                     f"{meaning} ({record.surrogate_relationship}), en qualité de représentant du "
+                                     f"patient hors d'état de consentir", signature_png))
     obtained = "Inclusion en urgence attestée par" if record.kind == "emergency" else "Consentement recueilli par"
     signers.append(SignerToPrint(f"{record.obtained_by_name}, {record.obtained_by_role.lower()}",
                                  _local(record.signed_at), obtained,
@@ -431,6 +550,11 @@ def _signed_pdf(record: ConsentRecord, signature_png: bytes | None, trial: Trial
                             f"{version.version_date:%d/%m/%Y}"),
              ("Empreinte du texte signé", version.content_hash),
              ("Signé le", _local(record.signed_at))]
+    capacity = SIGNER_CAPACITIES.get((record.kind, record.signer_role))
+    if capacity:
+        facts.append(("Qualité du signataire", capacity))
+    if record.patient_unable_attested:
+        facts.append(("Patient hors d'état de consentir", f"attesté par {record.obtained_by_name}"))
     if record.surrogate_relationship:
         facts.append(("Lien avec le participant", record.surrogate_relationship))
         facts.append(("Indépendance du proche", "attestée (ni lien avec l'investigateur ni avec le promoteur)"))

@@ -2,6 +2,7 @@
 
 import base64
 import datetime
+import html
 
 import pytest
 from django.utils import timezone
@@ -12,6 +13,11 @@ from consent.tests.test_records import forms, signature_png  # noqa: F401  (fixt
 from regulatory.tests.factories import PASSWORD
 
 BASE = "/nct07063680/sites"
+
+
+def text(response) -> str:
+    """The page as a reader sees it (entities decoded: Django escapes apostrophes in some places, not others)."""
+    return html.unescape(response.content.decode())
 
 
 def drawn() -> str:
@@ -118,3 +124,96 @@ def test_withdrawal_and_death_forms(world, forms, participant, as_user):  # noqa
     client.post(f"{BASE}/dij/participants/{other.code}/death/", {"died_at": "2999-01-01T00:00"})
     other.refresh_from_db()
     assert other.status == "screening"
+
+
+def test_a_coordinator_is_not_offered_the_emergency_form_and_is_told_who_records_it(
+        world, forms, participant, as_user):  # noqa: F811
+    client = as_user(world.coordinator_a)
+    page = text(client.get(f"{BASE}/dij/participants/{participant.code}/"))
+    emergency_url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['emergency'].pk}/"
+    assert emergency_url not in page and f"consent/{forms['patient'].pk}/" in page
+    assert "Inclusion en urgence : seul un investigateur de DIJ peut l'attester" in page
+    response = client.get(emergency_url)
+    body = text(response)
+    assert response.status_code == 403 and "Seul un investigateur de DIJ peut attester une inclusion" in body
+    assert 'name="password"' not in body  # no form to fill in
+    post = client.post(emergency_url, consent_post(forms["emergency"], participant, emergency_conditions_attested="on",
+                                                   no_prior_objection_attested="on", signature_drawn=""))
+    assert post.status_code == 403 and "Seul un investigateur" in post.content.decode()
+    participant.refresh_from_db()
+    assert participant.status == "screening" and not ConsentRecord.objects.exists()
+
+
+def test_the_investigator_records_the_emergency_inclusion(world, forms, participant, as_user):  # noqa: F811
+    client = as_user(world.investigator_a)
+    page = text(client.get(f"{BASE}/dij/participants/{participant.code}/"))
+    emergency_url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['emergency'].pk}/"
+    assert emergency_url in page and "seul un investigateur" not in page
+    assert client.get(emergency_url).status_code == 200
+    response = client.post(emergency_url, consent_post(
+        forms["emergency"], participant, emergency_conditions_attested="on", no_prior_objection_attested="on",
+        signature_drawn=""))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    record = ConsentRecord.objects.get()
+    assert record.kind == "emergency" and record.obtained_by == world.investigator_a
+    # Included: the page no longer mentions the emergency option at all, even to a coordinator.
+    assert "seul un investigateur" not in text(as_user(world.coordinator_a).get(
+        f"{BASE}/dij/participants/{participant.code}/"))
+
+
+def test_a_representative_continuation_through_the_form(world, forms, participant, as_user):  # noqa: F811
+    services.consent_record_create(
+        actor=world.investigator_a, participant=participant, password=PASSWORD, expected_sequence=0,
+        data=services.ConsentInput(version=forms["emergency"], signed_at=timezone.now() - datetime.timedelta(hours=3),
+                                   outcome="consented", answers={0: "accept"}, emergency_conditions_attested=True,
+                                   no_prior_objection_attested=True))
+    client = as_user(world.coordinator_a)
+    url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['continuation'].pk}/"
+    form = text(client.get(url))
+    assert "Qui signe le consentement de poursuite" in form and "le patient étant encore hors d'état" in form
+    missing = client.post(url, consent_post(forms["continuation"], participant, signer_role="representative",
+                                            surrogate_relationship="fille"))
+    assert missing.status_code == 400 and "Un représentant ne signe que tant que le patient" in text(missing)
+    response = client.post(url, consent_post(forms["continuation"], participant, signer_role="representative",
+                                             surrogate_relationship="fille", patient_unable_attested="on"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    record = ConsentRecord.objects.get(sequence=2)
+    assert (record.signer_role, record.surrogate_relationship, record.patient_unable_attested) == (
+        "representative", "fille", True)
+    page = text(client.get(f"{BASE}/dij/participants/{participant.code}/"))
+    assert "Représentant (proche ou personne de confiance) d'un patient hors d'état de consentir (fille)" \
+        in page
+    todo = text(client.get(f"{BASE}/dij/tasks/"))
+    assert "Consentement du patient lui-même, dès qu'il le pourra" in todo
+    # The patient, once able, signs the same form: the task closes and nothing is left to do.
+    assert client.post(url, consent_post(forms["continuation"], participant)).status_code == 302
+    assert ConsentRecord.objects.get(sequence=3).signer_role == "participant"
+    assert not participant.tasks.filter(closed_at__isnull=True).exists()
+
+
+def test_signing_is_suspended_after_too_many_wrong_passwords(world, forms, participant, as_user):  # noqa: F811
+    from django.conf import settings
+
+    client = as_user(world.coordinator_a)
+    url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"
+    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+        response = client.post(url, consent_post(forms["patient"], participant, password="wrong"))
+        assert response.status_code == 400 and "mot de passe" in response.content.decode()
+    response = client.post(url, consent_post(forms["patient"], participant))
+    assert response.status_code == 400
+    assert "la signature est suspendue pendant quelques minutes" in text(response)
+    assert "Rien ne peut être enregistré d'ici là" in text(client.get(url))
+    assert not ConsentRecord.objects.exists()
+    # The throttle is the user's, not the address's: a colleague at the same site signs.
+    other = as_user(world.investigator_a)
+    assert other.post(url, consent_post(forms["patient"], participant)).status_code == 302
+
+
+def test_a_throttled_client_address_does_not_stop_signing(world, forms, participant, client):  # noqa: F811
+    from django.conf import settings
+
+    for n in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_ADDRESS"]):
+        client.post("/accounts/login/", {"username": f"guess-{n}", "password": "wrong"})
+    client.force_login(world.coordinator_a)
+    url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"
+    assert client.post(url, consent_post(forms["patient"], participant)).status_code == 302

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from consent import services
 from consent.models import ConsentRecord, ConsentTask, Participant
 from consent.pki import ensure_identities
+from consent.services import records as record_services
 from consent.tests.factories import make_form
 from regulatory.models import AuditEntry
 from regulatory.tests.factories import PASSWORD
@@ -306,3 +307,195 @@ def test_export_consent_pdf(world, forms, tmp_path):
     assert __import__("hashlib").sha256(out.read_bytes()).hexdigest() == consent.pdf_sha256
     with pytest.raises(CommandError):
         call_command("export_consent_pdf", "--participant", "DIJ-9999", "--out", str(out), stdout=io.StringIO())
+
+
+# --- Emergency attestation by the investigator only (EU CTR art. 35, CSP L1122-1-2) ---------------------------
+
+def test_only_the_sites_investigator_attests_an_emergency_inclusion(world, forms):
+    participant = new(world)
+    entries, files = AuditEntry.objects.count(), set(_consent_files())
+    with pytest.raises(ValidationError, match="Only an investigator of DIJ can attest an emergency inclusion"):
+        record(world, participant, forms["emergency"], actor=world.coordinator_a)
+    participant.refresh_from_db()
+    assert participant.status == "screening" and not ConsentRecord.objects.exists()
+    assert set(_consent_files()) == files
+    # Refused before the password is even tried: no failed login counted, no entry at all.
+    assert AuditEntry.objects.count() == entries
+    with translation.override("fr"), pytest.raises(ValidationError, match="Seul un investigateur de DIJ"):
+        record(world, participant, forms["emergency"], actor=world.coordinator_a)
+
+    consent = record(world, participant, forms["emergency"], actor=world.investigator_a)
+    assert consent.signer_role == "investigator" and consent.obtained_by_role == "Investigateur"
+    assert record_services.is_site_investigator(world.investigator_a, world.site_a)
+    assert not record_services.is_site_investigator(world.coordinator_a, world.site_a)
+    assert not record_services.is_site_investigator(world.investigator_a, world.site_b)
+
+
+def test_the_coordinator_still_records_every_other_kind(world, forms):
+    participant = new(world)
+    record(world, participant, forms["surrogate"], actor=world.coordinator_a)
+    record(world, participant, forms["continuation"], actor=world.coordinator_a)
+    assert participant.consents.count() == 2
+
+
+# --- Continuation by a representative (EU CTR art. 35(2), CSP L1122-1-2) --------------------------------------
+
+def representative(**fields):
+    return {"signer_role": "representative", "surrogate_relationship": "fille", "independence_attested": True,
+            "patient_unable_attested": True, **fields}
+
+
+def test_a_representative_continues_for_a_patient_still_unable_then_the_patient_consents(world, forms):
+    participant = new(world)
+    emergency = record(world, participant, forms["emergency"], signed_at=timezone.now() - datetime.timedelta(days=3))
+    deadline = ConsentTask.objects.get(participant=participant, kind="continuation")
+    assert deadline.due_at == emergency.signed_at + datetime.timedelta(days=7)
+
+    by_relative = record(world, participant, forms["continuation"], actor=world.coordinator_a,
+                         signed_at=timezone.now() - datetime.timedelta(days=2), **representative())
+    assert (by_relative.kind, by_relative.signer_role, by_relative.surrogate_relationship) == (
+        "continuation", "representative", "fille")
+    assert by_relative.patient_unable_attested and by_relative.independence_attested
+    deadline.refresh_from_db()
+    assert deadline.closed_by_record == by_relative  # the continuation deadline is met
+    own = ConsentTask.objects.get(participant=participant, kind="patient_consent", closed_at__isnull=True)
+    assert own.form_kind == "continuation" and own.opens_at == by_relative.signed_at
+    assert own.due_at == by_relative.signed_at + datetime.timedelta(days=7)  # a reminder to reassess
+    participant.refresh_from_db()
+    assert participant.status == "included" and participant.inclusion_path == "emergency"
+    entry = AuditEntry.objects.filter(action="consent.recorded").last()
+    assert entry.changes["signer"] == [None, "representative"]
+
+    by_patient = record(world, participant, forms["continuation"])
+    own.refresh_from_db()
+    assert own.closed_by_record == by_patient and by_patient.signer_role == "participant"
+    assert not participant.tasks.filter(closed_at__isnull=True).exists()
+    with pytest.raises(ValidationError, match="own continuation consent"):
+        record(world, participant, forms["continuation"], **representative())
+
+
+def test_a_representative_may_also_continue_after_a_surrogate_inclusion(world, forms):
+    participant = new(world)
+    record(world, participant, forms["surrogate"])
+    record(world, participant, forms["continuation"], **representative(surrogate_relationship="époux"))
+    assert participant.tasks.get(kind="continuation").closed_at is not None
+    assert participant.tasks.get(kind="patient_consent").closed_at is None
+    # The relative's own form (surrogate kind) may still be signed again on a newer version until the patient
+    # consents; after the patient's continuation it may not.
+    record(world, participant, forms["continuation"])
+    with pytest.raises(ValidationError, match="no longer consents"):
+        record(world, participant, forms["surrogate"])
+
+
+@pytest.mark.parametrize("missing,message", [
+    ({"patient_unable_attested": False}, "still unable to consent"),
+    ({"surrogate_relationship": "  "}, "representative's relationship"),
+    ({"independence_attested": False}, "representative must be independent"),
+    ({"signer_role": "investigator"}, "Say who signs"),
+], ids=["incapacity", "relationship", "independence", "signer"])
+def test_a_representatives_continuation_needs_incapacity_relationship_and_independence(world, forms, missing,
+                                                                                       message):
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    entries = AuditEntry.objects.count()
+    with pytest.raises(ValidationError, match=message):
+        record(world, participant, forms["continuation"], **representative(**missing))
+    assert participant.consents.count() == 1 and AuditEntry.objects.count() == entries
+    assert participant.tasks.get().closed_at is None
+
+
+def test_only_a_continuation_is_signed_by_a_representative(world, forms):
+    with pytest.raises(ValidationError, match="Only a continuation consent"):
+        record(world, new(world), forms["patient"], signer_role="representative")
+
+
+def test_a_surrogate_form_after_an_emergency_points_to_the_continuation_by_a_representative(world, forms):
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    with pytest.raises(ValidationError, match="use the continuation form, signed by the representative"):
+        record(world, participant, forms["surrogate"])
+
+
+def test_a_representatives_refusal_ends_participation_with_the_objection(world, forms):
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    with pytest.raises(ValidationError, match="representative objects"):
+        record(world, participant, forms["continuation"], outcome="refused", **representative())
+    refusal = record(world, participant, forms["continuation"], outcome="refused", objects_to_data_use=False,
+                     **representative())
+    participant.refresh_from_db()
+    assert participant.status == "withdrawn" and participant.objects_to_data_use is False
+    assert "representative" in participant.end_reason and refusal.signer_role == "representative"
+    assert not participant.tasks.filter(closed_at__isnull=True).exists()
+    assert not participant.tasks.filter(kind="patient_consent").exists()  # nothing left to ask the patient
+    with pytest.raises(ValidationError, match="no longer"):
+        record(world, participant, forms["continuation"])
+
+
+def test_death_after_a_representatives_continuation_is_recorded_as_such(world, forms):
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    record(world, participant, forms["continuation"], **representative())
+    services.participant_record_death(actor=world.investigator_a, participant=participant,
+                                      died_at=timezone.now() - datetime.timedelta(minutes=5))
+    participant.refresh_from_db()
+    assert participant.status == "deceased" and "represent" in participant.end_reason
+    assert not participant.tasks.filter(closed_at__isnull=True).exists()
+
+
+def test_the_pdf_prints_who_signed_in_which_capacity(world, forms, tmp_path):
+    import subprocess
+
+    participant = new(world)
+    record(world, participant, forms["emergency"])
+    by_relative = record(world, participant, forms["continuation"], actor=world.coordinator_a, **representative())
+    by_patient = record(world, participant, forms["continuation"])
+
+    def text_of(consent):
+        path = tmp_path / f"{consent.sequence}.pdf"
+        path.write_bytes(consent.pdf.read())
+        return " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.split())
+
+    relative = text_of(by_relative)
+    for expected in ("Proche de DIJ-0001 (fille)", "Signé par le proche (fille), en qualité de représentant du "
+                     "patient hors d'état de consentir", "Qualité du signataire", "représentant le patient encore "
+                     "hors d'état de consentir", "Patient hors d'état de consentir attesté par Coordinator-A Test",
+                     "Lien avec le participant fille", "Consentement recueilli par", "Coordinator-A Test"):
+        assert expected in relative, expected
+    patient = text_of(by_patient)
+    assert "Participant DIJ-0001" in patient and "Signé par le participant" in patient
+    assert "Le patient lui-même, en état de consentir" in patient and "Proche de" not in patient
+    emergency = text_of(participant.consents.get(sequence=1))
+    assert "L'investigateur, qui atteste l'inclusion en urgence" in emergency
+
+
+# --- Signing re-authentication and the login throttle (21 CFR 11.200) -----------------------------------------
+
+def test_signing_is_refused_while_the_login_throttle_is_in_force(world, forms, monkeypatch):
+    from regulatory import accounts
+
+    participant = new(world)
+    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+        with pytest.raises(ValidationError, match="password is not correct"):
+            record(world, participant, forms["patient"], password="wrong")
+    failures = AuditEntry.objects.filter(action="auth.login_failed", object_repr="investigator-a").count()
+    files = set(_consent_files())
+    with pytest.raises(ValidationError, match="signing is suspended"):
+        record(world, participant, forms["patient"])  # the right password, not even tried
+    participant.refresh_from_db()
+    assert not ConsentRecord.objects.exists() and participant.status == "screening"
+    assert set(_consent_files()) == files
+    assert AuditEntry.objects.filter(action="auth.login_failed").count() == failures
+    refused = AuditEntry.objects.get(action="consent.signing_throttled")
+    assert refused.actor == world.investigator_a and refused.object_repr == participant.code
+    assert record_services.signing_suspended(world.investigator_a)
+    # Per user: another member of the site still signs.
+    record(world, participant, forms["patient"], actor=world.coordinator_a)
+    assert ConsentRecord.objects.count() == 1
+
+    later = timezone.now() + datetime.timedelta(seconds=settings.LOGIN_THROTTLE["WINDOW_SECONDS"] + 60)
+    monkeypatch.setattr(accounts.timezone, "now", lambda: later)
+    assert not record_services.signing_suspended(world.investigator_a)
+    other = new(world)
+    record(world, other, forms["patient"], signed_at=later - datetime.timedelta(minutes=5))
+    assert ConsentRecord.objects.count() == 2
