@@ -10,11 +10,16 @@ Pages, requested in this process through Django's test client (whole middleware 
 
 The demo world is loaded, documents and participants are topped up with bulk_create to the small size
 (10^2 documents, 10^2 participants at DIJ), measured; then to the large size (10^5, 10^4), ANALYZEd, measured
-again. For each page: median time and query count at each size, the time ratio and whether the query count is
-flat. For each page missing a target, the slowest query at the large size is shown with EXPLAIN ANALYZE.
-`--try-fixes` then creates, in the `bench` database only, the indexes the report proposes and measures again.
+again. For each page: best and median time and query count at each size, the time ratio and whether the query count
+is flat. For each page missing a target (every page with `--explain-all`), the slowest queries at the large size are
+shown with EXPLAIN ANALYZE.
 
-Run: .venv/bin/python bench/tmf_scale.py [--repeat N] [--try-fixes]. PostgreSQL database `bench` (made anew).
+The fixes that `--try-fixes` used to try in the `bench` database alone (a stored tsvector column with its GIN index,
+no site condition for a reader of every site, counts per artifact, listings in the order of tmf_listing_order_idx)
+are in the project since 2026-12-02 (regulatory migration 0010, bench/RESULTS.md (b)); the option is kept so that
+older command lines still run, and does nothing more.
+
+Run: .venv/bin/python bench/tmf_scale.py [--repeat N] [--explain-all]. PostgreSQL database `bench` (made anew).
 Targets: flat query count, and within 2x in time (10^5 vs 10^2).
 """
 
@@ -61,8 +66,10 @@ def pages(trial, *, hot, typical) -> list[tuple[str, str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--explain-all", action="store_true",
+                        help="EXPLAIN ANALYZE the slowest queries of every page at 10^5, not only of those that miss")
     parser.add_argument("--try-fixes", action="store_true",
-                        help="create the proposed indexes in the bench database and measure again")
+                        help="does nothing any more: the fixes it tried are in the project (bench/RESULTS.md (b))")
     args = parser.parse_args()
 
     s.setup_django(database="postgres")
@@ -111,11 +118,8 @@ def main() -> int:
           f"{len(page_list)} pages met.", flush=True)
 
     for name, user, path in page_list:
-        if name in missed:
+        if name in missed or args.explain_all:
             explain_slowest(name, clients[user], path)
-
-    if args.try_fixes:
-        try_fixes(trial, page_list, clients, results, repeat=args.repeat)
     return 0
 
 
@@ -200,111 +204,6 @@ def _print_plan(plan: list[str], lines: int = 12) -> None:
 def _short(sql: str, limit: int = 400) -> str:
     sql = " ".join(sql.split())
     return sql if len(sql) <= limit else sql[:limit] + " …"
-
-
-# The fixes proposed for the misses. --try-fixes creates these indexes in the bench database only (never in the
-# project), measures the pages again with the project's code unchanged, then compares, in PostgreSQL alone
-# (EXPLAIN ANALYZE), each slow query with the query the proposed code change would send.
-SEARCH_EXPRESSION = ("(setweight(to_tsvector('french'::regconfig, COALESCE(title, '')), 'A') || "
-                     "setweight(to_tsvector('french'::regconfig, COALESCE(search_text, '')), 'B'))")
-SEARCH_INDEX = ("tmf_search_vector_gin",
-                f"CREATE INDEX tmf_search_vector_gin ON regulatory_tmfdocument USING gin ({SEARCH_EXPRESSION})")
-LISTING_INDEX = ("tmf_listing_order_idx",
-                 "CREATE INDEX tmf_listing_order_idx ON regulatory_tmfdocument "
-                 "(trial_id, artifact_id, level, site_id, series, document_date DESC, id DESC)")
-
-
-def try_fixes(trial, page_list, clients, results, *, repeat: int) -> None:
-    import re
-
-    from django.db import connection
-
-    from regulatory.models import TmfArtifact
-
-    names = [p[0] for p in page_list]
-    search_words = names[4]
-    with connection.cursor() as cursor:
-        cursor.execute(SEARCH_INDEX[1])
-        cursor.execute("ANALYZE regulatory_tmfdocument")
-    after = measure(page_list, clients, repeat=repeat)
-    rows = []
-    for name in names:
-        small, large = results["small"][name], after[name]
-        rows.append([name, s.ms(results["large"][name]["time"]), s.ms(large["time"]), large["queries"],
-                     f"{large['time'] / small['time']:.2f}x"])
-    s.table(f"(b) Whole pages again with the index {SEARCH_INDEX[0]} (project code unchanged), 10^5 documents, "
-            "best of the rounds", ["page", "10^5 before", "10^5 after", "queries", "ratio vs 10^2"], rows)
-    explain_slowest(f"{search_words}, with {SEARCH_INDEX[0]}", clients["sponsor"],
-                    next(p[2] for p in page_list if p[0] == search_words))
-
-    def captured(page: str, origin: str, contains: str = "") -> tuple[str, tuple]:
-        for entry in results["large"][page]["log"].entries:
-            if origin in entry["origin"] and contains in entry["sql"]:
-                return entry["sql"], entry["params"]
-        raise LookupError(f"{page}: no query from {origin}")
-
-    hot = TmfArtifact.objects.get(number=HOT_ARTIFACT)
-    home, hot_page, search_page = names[0], names[2], names[3]
-    rows_sql, rows_params = captured(hot_page, "paginator.py:191")
-    own_order = ('ORDER BY "regulatory_tmfdocument"."level" ASC, "regulatory_tmfdocument"."site_id" ASC, '
-                 '"regulatory_tmfdocument"."series" ASC, "regulatory_tmfdocument"."document_date" DESC, '
-                 '"regulatory_tmfdocument"."id" DESC LIMIT')
-    comparisons = [
-        ("TMF home: documents per zone", captured(home, "tmf_views.py", "GROUP BY"),
-         (f"SELECT artifact_id, COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
-          "GROUP BY artifact_id", ()), None,
-         "count per artifact_id on the (trial, artifact) index: no join, no site filter for a reader of every "
-         "site; zones summed in Python"),
-        (f"artifact {HOT_ARTIFACT}: page count", captured(hot_page, "paginator.py:110"),
-         (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
-          f"AND artifact_id = {hot.pk}", ()), None, "no site filter for a reader of every site"),
-        (f"artifact {HOT_ARTIFACT}: the 50 rows of page 1", (rows_sql, rows_params),
-         (re.sub(r"ORDER BY .* LIMIT", own_order, rows_sql, flags=re.S), rows_params), LISTING_INDEX,
-         "ordered by the document's own columns (site_id for site__code), read in index order"),
-        ("search page, no words: page count", captured(search_page, "paginator.py:110"),
-         (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk}", ()),  # noqa: S608
-         None, "no site filter for a reader of every site (index-only count)"),
-    ]
-    # Search: ts_rank still recomputes to_tsvector for every match when the vector is an index expression; a
-    # stored vector column (a generated column here) lets the ranking read it.
-    words = f"websearch_to_tsquery('french'::regconfig, '{SEARCH_WORDS}')"
-    stored_listing = (
-        f"SELECT d.id, d.title, a.number FROM regulatory_tmfdocument d JOIN regulatory_tmfartifact a "  # noqa: S608
-        f"ON a.id = d.artifact_id WHERE d.trial_id = {trial.pk} AND d.bench_search_vector @@ {words} "
-        f"ORDER BY ts_rank(d.bench_search_vector, {words}) DESC, a.number, d.document_date DESC LIMIT 50")
-    stored_count = (f"SELECT COUNT(*) FROM regulatory_tmfdocument WHERE trial_id = {trial.pk} "  # noqa: S608
-                    f"AND bench_search_vector @@ {words}")
-    stored_column = ("bench_search_vector (stored tsvector) + GIN",
-                     f"ALTER TABLE regulatory_tmfdocument ADD COLUMN bench_search_vector tsvector GENERATED ALWAYS "
-                     f"AS ({SEARCH_EXPRESSION}) STORED; CREATE INDEX bench_search_vector_gin ON "
-                     f"regulatory_tmfdocument USING gin (bench_search_vector)")
-    comparisons += [
-        (f"search q={SEARCH_WORDS}: 50 rows of page 1 (GIN expression index in place)",
-         captured(search_words, "paginator.py:191"), (stored_listing, ()), stored_column,
-         "rank and match on a stored tsvector column"),
-        (f"search q={SEARCH_WORDS}: page count (GIN expression index in place)",
-         captured(search_words, "paginator.py:110"), (stored_count, ()), None, "match on the stored column"),
-    ]
-    rows = []
-    with connection.cursor() as cursor:
-        for what, (current_sql, current_params), (proposed_sql, proposed_params), index, how in comparisons:
-            current = _execution_ms(cursor, current_sql, current_params)
-            if index is not None:
-                cursor.execute(index[1])
-                cursor.execute("ANALYZE regulatory_tmfdocument")
-            proposed = _execution_ms(cursor, proposed_sql, proposed_params)
-            rows.append([what, f"{current:.1f} ms", f"{proposed:.1f} ms",
-                         how + (f" (+ index {index[0]})" if index else "")])
-    s.table("(b) What the proposed changes save, in PostgreSQL alone (EXPLAIN ANALYZE execution time, best of 3), "
-            "10^5 documents", ["query", "now", "proposed", "change"], rows)
-
-
-def _execution_ms(cursor, sql: str, params) -> float:
-    best = float("inf")
-    for _ in range(3):
-        cursor.execute("EXPLAIN (ANALYZE) " + sql, params)
-        best = min(best, _execution_time([row[0] for row in cursor.fetchall()]))
-    return best
 
 
 class Grower:

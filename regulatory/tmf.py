@@ -39,7 +39,14 @@ def readable_trial(user, nct: str):
 
 def documents_visible(user, trial):
     """The trial's TMF documents the user may read: trial- and country-level ones, and site-level ones of the
-    sites the user may read (an inspector's window may cover only some sites)."""
+    sites the user may read (an inspector's window may cover only some sites).
+
+    A reader of every site of the trial (sponsor, QA, administrator, an inspector whose window names no site)
+    gets the trial's documents with no site condition at all: the condition would hold for every row, but
+    PostgreSQL would still evaluate it row by row and could no longer count or list from the indexes alone
+    (bench/RESULTS.md (b)). Every writer files a site-level document under a site of its own trial
+    (`tmf_filing.file_upload`, `filing.refile`, `exchange.import_package`).
+    """
     from django.db.models import Q
 
     from regulatory import permissions
@@ -47,10 +54,26 @@ def documents_visible(user, trial):
 
     if not permissions.can_read_trial_wide(user, trial):
         return TmfDocument.objects.none()
+    documents = TmfDocument.objects.filter(trial=trial).select_related("artifact__section__zone", "site")
+    if reads_every_site(user, trial):
+        return documents
     sites = permissions.sites_accessible(user).filter(trial=trial).values("pk")
-    return (TmfDocument.objects.filter(trial=trial)
-            .filter(Q(site__isnull=True) | Q(site__in=sites))
-            .select_related("artifact__section__zone", "site"))
+    return documents.filter(Q(site__isnull=True) | Q(site__in=sites))
+
+
+def reads_every_site(user, trial) -> bool:
+    """Whether the user may read every site of the trial: no site of the trial is outside
+    `permissions.sites_accessible` (one query; none for an administrator, who reads every site)."""
+    from regulatory import permissions
+    from regulatory.models import InvestigationalSite
+
+    if permissions.is_administrator(user):
+        return True
+    if not permissions.is_authenticated(user):
+        return False
+    hidden = InvestigationalSite.objects.filter(trial=trial).exclude(
+        pk__in=permissions.sites_accessible(user).values("pk"))
+    return not hidden.exists()
 
 
 def can_file(user, trial) -> bool:

@@ -25,6 +25,7 @@ from . import permissions, services, tmf
 from .filing import content
 from .forms import ModelMultipleChoiceField
 from .models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
+from .models.tmf import LISTING_ORDER
 from .services import tmf_filing
 
 PAGE_SIZE = 50
@@ -74,11 +75,24 @@ def _listing(request, trial, documents, template: str, **extra):
     form = FilterForm(request.GET or None, sites=_visible_sites(request.user, trial))
     if request.GET:
         documents = form.apply(documents)
-    page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page(documents, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return TemplateResponse(request, template, _context(request, trial, form=form, page=page,
                                                           query=query.urlencode(), **extra))
+
+
+def _page(documents, number):
+    """One page of a listing. A ranked search (`tmf_filing.search` on PostgreSQL) must rank every match before it
+    knows the page, so it pages over the matches' ids alone (narrow rows, no joins but the artifact it sorts on),
+    then reads the page's documents with their artifact and site in a second query."""
+    if "search_rank" not in documents.query.annotations:
+        return Paginator(documents, PAGE_SIZE).get_page(number)
+    page = Paginator(documents.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
+    ids = list(page.object_list)
+    found = documents.order_by().in_bulk(ids)
+    page.object_list = [found[pk] for pk in ids]
+    return page
 
 
 @login_required
@@ -114,7 +128,8 @@ def zone(request, nct: str, zone: str):
 def artifact(request, nct: str, number: str):
     trial = tmf.readable_trial(request.user, nct)
     artifact = get_object_or_404(TmfArtifact.objects.select_related("section__zone"), number=number)
-    documents = tmf.documents_visible(request.user, trial).filter(artifact=artifact)
+    # In the order of the index tmf_listing_order_idx: a page is read from it, never sorted (bench/tmf_scale.py).
+    documents = tmf.documents_visible(request.user, trial).filter(artifact=artifact).order_by(*LISTING_ORDER)
     return _listing(request, trial, documents, "regulatory/tmf/artifact.html", artifact=artifact)
 
 

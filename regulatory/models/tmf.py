@@ -5,8 +5,8 @@ and rows are never edited by hand, hence no admin and PROTECT on every foreign k
 """
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import NotSupportedError, models
+from django.db.models import Expression, F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -65,12 +65,25 @@ class TmfLevel(models.TextChoices):
     SITE = "site", _("Site")
 
 
+# The order of the documents of one artifact (the artifact page), on the document's own columns only, as
+# tmf_listing_order_idx: sites come in the order they were created, not by code ("site_id", since ordering by "site"
+# would follow InvestigationalSite's own ordering through a join).
+LISTING_ORDER = ("level", "site_id", "series", "-document_date", "-pk")
+
+
 class TmfDocument(models.Model):
     """One document filed in a trial's TMF, at trial, country or site level.
 
     Filed automatically (`regulatory.filing`: the source object is named by `source_type`/`source_id`, and its
     content is produced from it) or uploaded by hand (`file`). Rows are never deleted: a newer version of the
     same `series` marks the older one superseded.
+
+    On PostgreSQL the table also has `search_vector`, a stored generated column (French `tsvector` of `title`,
+    weight A, and `search_text`, weight B) with the GIN index `tmf_search_vector_gin` (migration 0010). It is not
+    a model field, so Django never writes it (inserts and `bulk_create` leave it to PostgreSQL) and SQLite has
+    none; queries read it through `SearchVectorColumn`. PostgreSQL refuses to change the type of a column a
+    generated column reads: a migration altering `title` or `search_text` must drop `search_vector` first and
+    add it again after (the SQL of migration 0010).
     """
 
     class Status(models.TextChoices):
@@ -109,7 +122,9 @@ class TmfDocument(models.Model):
     class Meta:
         verbose_name = _("TMF document")
         verbose_name_plural = _("TMF documents")
-        ordering = ["artifact__number", "level", "site__code", "series", "-document_date", "-pk"]
+        # After the artifact's number, the document's own columns (LISTING_ORDER), no join: an artifact's listing is
+        # read in the order of tmf_listing_order_idx, a listing across artifacts is sorted one artifact at a time.
+        ordering = ["artifact__number", *LISTING_ORDER]
         constraints = [
             models.UniqueConstraint(fields=["source_type", "source_id", "source_part", "artifact", "site"],
                                     condition=~Q(source_type=""), name="tmf_one_filing_per_source_part"),
@@ -124,6 +139,8 @@ class TmfDocument(models.Model):
             models.Index(fields=["trial", "artifact"], name="tmf_trial_artifact_idx"),
             models.Index(fields=["trial", "site", "status"], name="tmf_trial_site_status_idx"),
             models.Index(fields=["source_type", "source_id"], name="tmf_source_idx"),
+            models.Index(fields=["trial", "artifact", "level", "site", "series", "-document_date", "-id"],
+                         name="tmf_listing_order_idx"),
         ]
 
     def __str__(self):
@@ -141,6 +158,46 @@ class TmfDocument(models.Model):
         if self.level == TmfLevel.COUNTRY:
             return self.country
         return str(_("Trial"))
+
+
+class SearchVectorColumn(Expression):
+    """`regulatory_tmfdocument.search_vector`, the PostgreSQL-only generated column (see `TmfDocument`), for
+    `django.contrib.postgres.search` lookups and `SearchRank`: `.alias(search=SearchVectorColumn())
+    .filter(search=SearchQuery(...))`, in a queryset of `TmfDocument` only. Resolved like a column of the query's
+    document table, so it follows that table's alias when the query becomes a subquery. On any other database it
+    refuses to compile.
+    """
+
+    column = "search_vector"
+
+    def __init__(self, pk_column=None):
+        super().__init__()
+        self.pk_column = pk_column  # the resolved primary-key column: it carries the table's alias in the query
+
+    def _resolve_output_field(self):
+        from django.contrib.postgres.search import SearchVectorField
+
+        return SearchVectorField()
+
+    def get_source_expressions(self):
+        return [] if self.pk_column is None else [self.pk_column]
+
+    def set_source_expressions(self, exprs):
+        (self.pk_column,) = exprs or (None,)
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        if query is None or query.model is not TmfDocument:
+            raise ValueError("SearchVectorColumn is a column of TmfDocument: use it in a TmfDocument queryset.")
+        clone = self.copy()
+        clone.pk_column = F("pk").resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor != "postgresql":
+            raise NotSupportedError("TmfDocument.search_vector exists only on PostgreSQL.")
+        column = connection.ops.quote_name(self.column)
+        alias = getattr(self.pk_column, "alias", None)
+        return (f"{compiler.quote_name_unless_alias(alias)}.{column}" if alias else column), []
 
 
 class TmfExpectation(models.Model):

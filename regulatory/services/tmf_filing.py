@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from cms.files import StorageFailed, save_whole
 from regulatory import audit, tmf
 from regulatory.models import TmfDocument, TmfLevel
+from regulatory.models.tmf import SearchVectorColumn
 
 __all__ = ["TmfLevel", "file_upload", "search"]
 
@@ -128,18 +129,22 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
 
 
 def search(documents: QuerySet, words: str) -> QuerySet:
-    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite."""
+    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite.
+
+    On PostgreSQL, words are read as a web search (`websearch_to_tsquery`: "quoted phrases", `or`, -excluded) and
+    matched against the stored `search_vector` column (title weighted A, searchable text B; GIN index
+    `tmf_search_vector_gin`, migration 0010), which the ranking reads too: nothing is computed per row.
+    """
     words = words.strip()[:200]
     if not words:
         return documents
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+        from django.contrib.postgres.search import SearchQuery, SearchRank
 
-        vector = SearchVector("title", weight="A", config="french") + SearchVector(
-            "search_text", weight="B", config="french")
+        vector = SearchVectorColumn()
         query = SearchQuery(words, config="french", search_type="websearch")
         # Filter on the match itself (@@): ts_rank gives non-matching rows a tiny positive rank, not 0.
-        return (documents.annotate(search=vector, search_rank=SearchRank(vector, query)).filter(search=query)
+        return (documents.alias(search=vector).annotate(search_rank=SearchRank(vector, query)).filter(search=query)
                 .order_by("-search_rank", "artifact__number", "-document_date"))
     condition = Q()
     for word in words.split():

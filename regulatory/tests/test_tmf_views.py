@@ -9,8 +9,11 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.tests.factories import make_form
+from regulatory import tmf as tmf_reads
 from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument
-from regulatory.tests.factories import make_grant, make_member, make_opinion, make_user, make_version
+from regulatory.models.tmf import SearchVectorColumn
+from regulatory.services import tmf_filing
+from regulatory.tests.factories import make_grant, make_member, make_opinion, make_site, make_user, make_version
 
 BASE = "/tmf/NCT07063680/"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -249,3 +252,198 @@ def test_an_inspector_of_another_trial_sees_nothing_of_this_one(world, tmf, as_u
     make_grant(inspector=other, trial=world.other_trial)
     for url in urls(tmf):
         assert as_user(other).get(url).status_code == 404, url
+
+
+# --- Which documents, in which order, found how (bench/RESULTS.md (b)) --------------------------------------------
+
+def filed(trial, number, *, level="trial", site=None, title="Document", search_text="", series="", date=None,
+          save=True):
+    document = TmfDocument(trial=trial, artifact=TmfArtifact.objects.get(number=number), level=level,
+                           country="" if level == "trial" else "FR", site=site, title=title,
+                           search_text=search_text, series=series,
+                           document_date=date or datetime.date(2026, 1, 1), file_name="d.pdf")
+    if save:
+        document.save()
+    return document
+
+
+def where_fields(documents) -> list[str]:
+    """The fields the query's WHERE clause compares, in order."""
+    return [child.lhs.target.name if hasattr(child, "lhs") else None for child in documents.query.where.children]
+
+
+@pytest.mark.parametrize("persona", ["sponsor", "qa", "admin", "inspector"])
+def test_a_reader_of_every_site_gets_the_trial_documents_with_no_site_condition(world, tmf, persona):
+    """The inspector's window names no site: every site, as for the sponsor, QA and administrators."""
+    user = getattr(world, persona)
+    filed(world.other_trial, "01.01.06", level="site", site=world.other_site)
+    documents = tmf_reads.documents_visible(user, world.trial)
+    assert tmf_reads.reads_every_site(user, world.trial)
+    assert where_fields(documents) == ["trial"]
+    assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial))
+    assert {tmf.dij, tmf.lil} <= set(documents)
+
+
+def test_a_window_on_some_sites_keeps_the_site_condition(world, tmf):
+    world.inspector_grant.sites.set([world.site_a])
+    documents = tmf_reads.documents_visible(world.inspector, world.trial)
+    assert not tmf_reads.reads_every_site(world.inspector, world.trial)
+    assert where_fields(documents) == ["trial", None]  # trial = …, then (site IS NULL OR site IN …)
+    assert tmf.dij in documents and tmf.lil not in documents
+    assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial).exclude(site=world.site_b))
+    assert documents.filter(site__isnull=True).exists()
+    world.inspector_grant.sites.set([world.site_a, world.site_b])  # every site, named one by one
+    assert tmf_reads.reads_every_site(world.inspector, world.trial)
+    assert set(tmf_reads.documents_visible(world.inspector, world.trial)) == set(
+        TmfDocument.objects.filter(trial=world.trial))
+
+
+def test_a_new_site_outside_the_window_is_not_read(world, tmf):
+    world.inspector_grant.sites.set([world.site_a, world.site_b])
+    late = make_site(trial=world.trial, code="REN")
+    document = filed(world.trial, "01.01.06", level="site", site=late)
+    assert not tmf_reads.reads_every_site(world.inspector, world.trial)
+    assert document not in tmf_reads.documents_visible(world.inspector, world.trial)
+    assert document in tmf_reads.documents_visible(world.sponsor, world.trial)
+
+
+@pytest.mark.parametrize("persona", ["other_sponsor", "coordinator_a", "nobody"])
+def test_nobody_else_reads_the_trial_documents(world, tmf, persona):
+    user = getattr(world, persona)
+    assert not tmf_reads.documents_visible(user, world.trial).exists()
+
+
+def test_a_sponsor_sees_nothing_of_another_trial(world, tmf):
+    other = filed(world.other_trial, "01.01.06", level="site", site=world.other_site)
+    assert not tmf_reads.reads_every_site(world.sponsor, world.other_trial)
+    assert not tmf_reads.documents_visible(world.sponsor, world.other_trial).exists()
+    assert other not in tmf_reads.documents_visible(world.sponsor, world.trial)
+    assert list(tmf_reads.documents_visible(world.other_sponsor, world.other_trial)) == [other]
+
+
+def test_the_artifact_page_lists_by_level_site_series_then_newest_first(world, as_user):
+    """Sites come in the order they were created (their id), not by code: ANG, created last, comes last."""
+    angers = make_site(trial=world.trial, code="ANG")
+    day = datetime.date
+    documents = [
+        filed(world.trial, "01.01.06", title="trial b", series="b", date=day(2026, 1, 1)),
+        filed(world.trial, "01.01.06", title="trial a old", series="a", date=day(2025, 1, 1)),
+        filed(world.trial, "01.01.06", title="trial a new", series="a", date=day(2026, 6, 1)),
+        filed(world.trial, "01.01.06", level="site", site=angers, title="ANG"),
+        filed(world.trial, "01.01.06", level="site", site=world.site_b, title="LIL"),
+        filed(world.trial, "01.01.06", level="site", site=world.site_a, title="DIJ 1"),
+        filed(world.trial, "01.01.06", level="site", site=world.site_a, title="DIJ 2"),  # same date: newest pk
+        filed(world.trial, "01.01.06", level="country", title="FR"),
+    ]
+    expected = ["FR", "DIJ 2", "DIJ 1", "LIL", "ANG", "trial a new", "trial a old", "trial b"]
+    page = as_user(world.sponsor).get(f"{BASE}artifact/01.01.06/").context["page"]
+    assert [d.title for d in page.object_list] == expected
+    assert [d.title for d in TmfDocument.objects.filter(pk__in=[d.pk for d in documents])] == expected
+
+
+def test_the_default_order_is_the_reference_model_then_the_listing_order(world):
+    angers = make_site(trial=world.trial, code="ANG")
+    for number, site in [("05.04.03", angers), ("01.01.06", None), ("02.01.02", None), ("05.04.03", world.site_b)]:
+        filed(world.trial, number, title=f"{number} {site.code if site else ''}".strip(),
+              level="site" if site else "trial", site=site)
+    assert [d.title for d in TmfDocument.objects.all()] == ["01.01.06", "02.01.02", "05.04.03 LIL", "05.04.03 ANG"]
+
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the search_vector column is PostgreSQL's")
+
+
+@pytest.fixture
+def searchable(world):
+    """Three documents made with bulk_create (which must leave the generated column to PostgreSQL)."""
+    made = TmfDocument.objects.bulk_create([
+        filed(world.trial, "01.01.06", title="Rapports de monitorage", save=False),
+        filed(world.trial, "01.01.08", title="Courrier au comité", search_text="Rapport annuel de sécurité",
+              save=False),
+        filed(world.trial, "01.01.14", title="Certificat d'audit", search_text="Audit du centre", save=False),
+    ])
+    return type("Searchable", (), dict(zip(["title", "text", "other"], made, strict=True)))
+
+
+@postgres_only
+def test_the_search_vector_is_a_stored_generated_column_with_a_gin_index(world):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attgenerated FROM pg_attribute WHERE attrelid = 'regulatory_tmfdocument'::regclass "
+                       "AND attname = 'search_vector'")
+        assert cursor.fetchone() == ("s",)
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'tmf_search_vector_gin'")
+        assert "USING gin (search_vector)" in cursor.fetchone()[0]
+
+
+@postgres_only
+def test_search_finds_a_stemmed_french_word_in_the_title_first_then_the_text(world, searchable):
+    for words in ("rapport", "rapports", "RAPPORT"):
+        found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), words)
+        assert list(found) == [searchable.title, searchable.text], words
+        assert found[0].search_rank > found[1].search_rank > 0
+    sql = str(tmf_filing.search(TmfDocument.objects.all(), "rapport").query)
+    assert '"regulatory_tmfdocument"."search_vector" @@ (websearch_to_tsquery' in sql
+    assert 'ts_rank("regulatory_tmfdocument"."search_vector", websearch_to_tsquery' in sql
+    assert "to_tsvector" not in sql  # nothing computed per row: the stored column is matched and ranked
+
+
+@postgres_only
+def test_search_reads_words_as_a_web_search(world, searchable):
+    def titles(words):
+        return {d.title for d in tmf_filing.search(TmfDocument.objects.all(), words)}
+
+    assert titles("rapport -monitorage") == {"Courrier au comité"}
+    assert titles('"rapport annuel"') == {"Courrier au comité"}
+    assert titles("monitorage or audit") == {"Rapports de monitorage", "Certificat d'audit"}
+    assert titles("rapport audit") == set()  # every word must match
+
+
+@postgres_only
+def test_the_search_vector_follows_every_write(world, searchable, as_user):
+    TmfDocument.objects.filter(pk=searchable.other.pk).update(title="Rapport d'audit")
+    document = filed(world.trial, "01.01.15", title="Liste des notes", search_text="rapport")
+    document.title = "Rapport de notes"
+    document.save()
+    found = as_user(world.sponsor).get(f"{BASE}search/?q=rapport").context["page"]
+    assert found.paginator.count == 4
+    assert [d.title for d in found.object_list][-1] == "Courrier au comité"  # the only match in the text alone
+    ranked = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
+    assert list(found.object_list) == list(ranked)  # the page shows the search's order
+
+
+@postgres_only
+def test_a_ranked_search_pages_over_ids_then_reads_the_page(world, as_user):
+    TmfDocument.objects.bulk_create([filed(world.trial, "01.01.06", title=f"Rapport {n}", save=False,
+                                           date=datetime.date(2026, 1, 1) + datetime.timedelta(days=n))
+                                     for n in range(60)])
+    client = as_user(world.sponsor)
+    first = client.get(f"{BASE}search/?q=rapport")
+    pages = [first.context["page"], client.get(f"{BASE}search/?q=rapport&page=2").context["page"]]
+    assert [page.paginator.count for page in pages] == [60, 60]
+    assert [len(page.object_list) for page in pages] == [50, 10]
+    titles = [d.title for page in pages for d in page.object_list]
+    assert titles == [f"Rapport {n}" for n in range(59, -1, -1)]  # same rank: newest first
+    assert f"documents/{pages[0].object_list[0].pk}/" in first.content.decode()
+
+
+@postgres_only
+def test_a_search_works_inside_a_subquery(world, searchable):
+    """The column follows the table's alias when the search becomes a subquery (U0 …)."""
+    found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
+    outer = TmfDocument.objects.filter(pk__in=found.values("pk"))
+    assert set(outer) == {searchable.title, searchable.text}
+    assert found.count() == 2
+
+
+def test_search_on_sqlite_keeps_substrings(world):
+    if connection.vendor == "postgresql":
+        pytest.skip("substring search is SQLite's")
+    filed(world.trial, "01.01.06", title="Rapports de monitorage")
+    filed(world.trial, "01.01.08", title="Courrier", search_text="rapport annuel")
+    found = tmf_filing.search(TmfDocument.objects.all(), "rapport")
+    assert {d.title for d in found} == {"Rapports de monitorage", "Courrier"}
+    assert "search_vector" not in str(found.query)
+
+
+def test_the_search_vector_column_belongs_to_tmf_documents_only(db):
+    with pytest.raises(ValueError, match="column of TmfDocument"):
+        TmfArtifact.objects.annotate(vector=SearchVectorColumn())
