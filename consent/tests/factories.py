@@ -1,4 +1,7 @@
 import datetime
+import io
+
+from PIL import Image, ImageDraw
 
 from consent import services
 from regulatory.tests.factories import make_opinion
@@ -23,3 +26,12 @@ def make_form(*, trial, kind="patient", number="1.0", language="fr", publish=Tru
     if approved:
         make_opinion(trial=trial, version=version, date=opinion_date)
     return version
+
+
+def signature_png() -> bytes:
+    """A hand signature as a drawn line on a transparent PNG, as the signing canvas sends it."""
+    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(10, 80), (80, 20), (150, 70), (290, 30)], fill="black", width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -14,24 +14,15 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
-from PIL import Image, ImageDraw
 
 from consent import export, services
 from consent.pki import ensure_identities
-from consent.tests.factories import make_form
+from consent.tests.factories import make_form, signature_png
 from regulatory.models import AuditEntry, InspectorGrant
 from regulatory.tests.factories import PASSWORD
 
 PARIS = ZoneInfo("Europe/Paris")
 URL = "/nct07063680/sites/{site}/consent-records/export/"
-
-
-def signature_png() -> bytes:
-    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
-    ImageDraw.Draw(image).line([(10, 80), (80, 20), (150, 70), (290, 30)], fill="black", width=4)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone, translation
-from PIL import Image, ImageDraw
 
 from consent import services
 from consent.models import ConsentRecord, ConsentTask, Participant
 from consent.pki import ensure_identities
 from consent.services import records as record_services
-from consent.tests.factories import make_form
+from consent.tests.factories import make_form, signature_png
 from regulatory.models import AuditEntry
 from regulatory.tests.factories import PASSWORD
 
@@ -26,14 +25,6 @@ from regulatory.tests.factories import PASSWORD
 def english():
     with translation.override("en"):
         yield
-
-
-def signature_png() -> bytes:
-    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
-    ImageDraw.Draw(image).line([(10, 80), (80, 20), (150, 70), (290, 30)], fill="black", width=4)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture
