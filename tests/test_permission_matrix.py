@@ -20,7 +20,7 @@ from wagtail.documents.models import Document
 from consent import masters
 from consent import services as consent_services
 from consent.pki import ensure_identities
-from consent.tests.factories import make_form
+from consent.tests.factories import make_form, signature_png
 from regulatory import services, tasks
 from regulatory.models import (
     AuditEntry,
@@ -41,16 +41,6 @@ T, TMF = matrix.T, matrix.TMF
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _signature_png() -> bytes:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
-    ImageDraw.Draw(image).line([(10, 80), (80, 20), (150, 70), (290, 30)], fill="black", width=4)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
 def _document(trial, audience, title, filename):
     scope = TrialCollection.objects.get(trial=trial, audience=audience)
     document = Document(title=title, collection=scope.collection)
@@ -64,7 +54,7 @@ def _consent(world, participant, version, actor):
         actor=actor, participant=participant, password=PASSWORD, expected_sequence=participant.consents.count(),
         data=consent_services.ConsentInput(version=version, signed_at=timezone.now() - datetime.timedelta(hours=1),
                                            outcome="consented", answers={0: "accept"},
-                                           signature_png=_signature_png(), signature_source="drawn"))
+                                           signature_png=signature_png(), signature_source="drawn"))
 
 
 def build(world):
@@ -261,7 +251,7 @@ def _local(moment) -> str:
 def _drawn_signature() -> str:
     import base64
 
-    return "data:image/png;base64," + base64.b64encode(_signature_png()).decode()
+    return "data:image/png;base64," + base64.b64encode(signature_png()).decode()
 
 
 def _site_form(world, label) -> dict:
