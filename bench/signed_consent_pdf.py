@@ -1,8 +1,8 @@
 """Issue 7 (a): a signed consent PDF end to end over HTTP, against its floor.
 
 End to end: the DIJ coordinator, logged in to a real gunicorn server, posts the consent form of a new participant
-(patient form in force at DIJ, every statement accepted, a drawn signature, the password typed again: 21 CFR
-11.200); the server checks the password, renders the record, signs it (PAdES, site certificate), stores it with
+(patient form in force at DIJ, every statement accepted, a drawn signature, the user name and password typed
+again: 21 CFR 11.200); the server checks them, renders the record, signs it (PAdES, site certificate), stores it with
 its audit entry, and answers with a redirect; the coordinator then downloads the signed PDF.
 
 Floor: in this process, the same PDF rendered by reportlab (`consent.pdf.render_consent_record`, given the very
@@ -74,7 +74,8 @@ def main() -> int:
             fields = {
                 "csrfmiddlewaretoken": s.csrf_token(body), "version": version.pk, "expected_sequence": 0,
                 "signed_at": (timezone.localtime() - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
-                "outcome": "consented", "signature_drawn": signature, "password": s.DEMO_PASSWORD,
+                "outcome": "consented", "signature_drawn": signature, "username": "coordinator-dij",
+                "password": s.DEMO_PASSWORD,
                 "surrogate_relationship": "", "witness_name": "", "objects_to_data_use": "",
                 **{f"statement_{i}": "accept" for i in range(len(statements))},
             }
@@ -179,7 +180,8 @@ class InProcess:
         self.client.get(url)
         fields = {"version": self.version.pk, "expected_sequence": 0, "outcome": "consented",
                   "signed_at": (timezone.localtime() - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
-                  "signature_drawn": self.signature, "password": s.DEMO_PASSWORD,
+                  "signature_drawn": self.signature, "username": "coordinator-dij",
+                  "password": s.DEMO_PASSWORD,
                   **{f"statement_{i}": "accept" for i in range(len(self.statements))}}
         with s.query_log() as log_post:
             started = time.perf_counter()

@@ -107,7 +107,7 @@ def load(*, trial, report: dict) -> None:
                 if kind == "continuation" and outcome == "refused":
                     data.answers = {i: "refuse" if i == 0 else "accept" for i in range(len(statements))}
                 services.consent_record_create(actor=by, participant=participant, data=data,
-                                               password=DEMO_PASSWORD,
+                                               username=by.get_username(), password=DEMO_PASSWORD,
                                                expected_sequence=participant.consents.count())
             elif event[0] == "withdraw":
                 services.participant_withdraw(actor=actor, participant=participant, objects_to_data_use=event[1],

@@ -46,6 +46,11 @@ class ConsentForm(forms.Form):
     signature_drawn = forms.CharField(widget=forms.HiddenInput, required=False, max_length=3_000_000)
     signature_scan = forms.ImageField(label=_("…or the scan of the signed paper form (PNG or JPEG)"),
                                       required=False)
+    # Both components of the electronic signature, at every signing (21 CFR 11.200(a)(1)): never filled in for
+    # the user, although they are logged in.
+    username = forms.CharField(label=_("Your user name, to sign"), max_length=150,
+                               widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none",
+                                                             "spellcheck": "false"}))
     password = forms.CharField(label=_("Your password, to sign"), strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 

@@ -122,7 +122,8 @@ def consent_new(request, *, trial, code, participant_code, version_id):
     if request.method == "POST" and form.is_valid():
         try:
             record = services.consent_record_create(
-                actor=request.user, participant=participant, data=_input(form), password=form.cleaned_data["password"],
+                actor=request.user, participant=participant, data=_input(form),
+                username=form.cleaned_data["username"], password=form.cleaned_data["password"],
                 expected_sequence=form.cleaned_data["expected_sequence"])
         except ValidationError as error:
             form.add_error(None, error)

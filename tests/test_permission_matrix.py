@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -51,7 +52,8 @@ def _document(trial, audience, title, filename):
 
 def _consent(world, participant, version, actor):
     return consent_services.consent_record_create(
-        actor=actor, participant=participant, password=PASSWORD, expected_sequence=participant.consents.count(),
+        actor=actor, participant=participant, username=actor.get_username(), password=PASSWORD,
+        expected_sequence=participant.consents.count(),
         data=consent_services.ConsentInput(version=version, signed_at=timezone.now() - datetime.timedelta(hours=1),
                                            outcome="consented", answers={0: "accept"},
                                            signature_png=signature_png(), signature_source="drawn"))
@@ -307,11 +309,15 @@ def written() -> int:
 
 def check_writes(client, persona: str, world, objects) -> list[str]:
     mismatches = []
+    account = get_user_model().objects.filter(pk=client.session.get(SESSION_KEY)).first()
     for template, statuses in matrix.WRITES:
         for label, expected in cells(template, statuses):
             url = url_of(template, objects, label)
             before = written()
-            response = client.post(url, PAYLOADS[template](world, objects, label))
+            data = PAYLOADS[template](world, objects, label)
+            if "password" in data:  # a signature: its first component is the poster's own user name
+                data["username"] = account.get_username() if account else ""
+            response = client.post(url, data)
             text_of(response)
             want, got, wrote = expected[persona], response.status_code, written() > before
             where = f"{persona:<10} {label} POST {template}  [{url}]"

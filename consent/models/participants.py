@@ -167,3 +167,9 @@ class ConsentTask(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.participant.code}"
+
+    @property
+    def is_reminder(self) -> bool:
+        """The patient's own consent after a representative's is asked as soon as the patient is able, which no
+        date can say: its date is when to reassess the patient's capacity again, never a missed deadline."""
+        return self.kind == self.Kind.PATIENT_CONSENT

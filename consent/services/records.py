@@ -319,13 +319,14 @@ def _check_input(data: ConsentInput, kind: str, statements: list[dict], signer: 
     return answered
 
 
-def consent_record_create(*, actor, participant: Participant, data: ConsentInput, password: str,
+def consent_record_create(*, actor, participant: Participant, data: ConsentInput, username: str, password: str,
                           expected_sequence: int) -> ConsentRecord:
     """Record a consent (or a refusal) and its signed PDF, all or nothing.
 
-    The person who obtained it signs by entering their password again (21 CFR 11.200). `expected_sequence` is
-    the number of records the form was opened with: a second submission, or someone else's record in between,
-    is refused instead of being recorded twice.
+    The person who obtained it signs with both components of their electronic signature, typed again at every
+    signing: their user name and their password (21 CFR 11.200(a)(1)). `expected_sequence` is the number of
+    records the form was opened with: a second submission, or someone else's record in between, is refused
+    instead of being recorded twice.
     """
     site = participant.site
     if not permissions.can_record_consent(actor, site):
@@ -341,9 +342,20 @@ def consent_record_create(*, actor, participant: Participant, data: ConsentInput
                                 "is. Nothing was recorded."))
     # Outside the record's transaction, so that a failed re-authentication stays in the audit trail (and counts
     # towards the login throttle) although nothing else is written.
-    if authenticate(username=actor.get_username(), password=password) != actor:
-        raise ValidationError(_("Your password is not correct: the consent was not recorded."))
+    if not _signature_components_match(actor, username, password):
+        raise ValidationError(_("Your user name or password is not correct: the consent was not recorded."))
     return _record(actor=actor, participant=participant, data=data, expected_sequence=expected_sequence)
+
+
+def _signature_components_match(actor, username: str, password: str) -> bool:
+    """Both components belong to the logged-in account. Another user name, even another user's right one, is a
+    failed signing: it is audited as a failed login of this account and counts towards its throttle; the
+    password is then not tried."""
+    if username.strip() != actor.get_username():
+        audit.record(actor=actor, action=accounts.LOGIN_FAILED, obj=actor, object_repr=actor.get_username(),
+                     reason="signing: the user name typed is not the logged-in account's")
+        return False
+    return authenticate(username=actor.get_username(), password=password) == actor
 
 
 @transaction.atomic

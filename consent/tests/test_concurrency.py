@@ -91,7 +91,8 @@ def test_parallel_consents_for_the_same_participant_give_one_record_and_a_clear_
         data = services.ConsentInput(version=version, signed_at=timezone.now(), outcome="consented",
                                      answers={0: "accept"}, signature_png=signature_png(), signature_source="drawn")
         return services.consent_record_create(actor=staff[index], participant=participant, data=data,
-                                              password=PASSWORD, expected_sequence=0).pk
+                                              username=staff[index].get_username(), password=PASSWORD,
+                                              expected_sequence=0).pk
 
     import os
 

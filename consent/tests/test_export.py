@@ -43,7 +43,8 @@ def record(participant, version, actor, *, hours_ago=1, **fields):
     data = services.ConsentInput(version=version, signed_at=timezone.now() - datetime.timedelta(hours=hours_ago),
                                  outcome="consented", answers={0: "accept"}, signature_png=signature_png(),
                                  signature_source="drawn", **fields)
-    return services.consent_record_create(actor=actor, participant=participant, data=data, password=PASSWORD,
+    return services.consent_record_create(actor=actor, participant=participant, data=data,
+                                          username=actor.get_username(), password=PASSWORD,
                                           expected_sequence=participant.consents.count())
 
 

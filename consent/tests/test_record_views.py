@@ -3,6 +3,7 @@
 import base64
 import datetime
 import html
+import re
 
 import pytest
 from django.utils import timezone
@@ -32,7 +33,8 @@ def participant(world, forms):  # noqa: F811
 def consent_post(form_version, participant, **overrides):
     data = {"version": form_version.pk, "expected_sequence": participant.consents.count(),
             "signed_at": timezone.localtime(timezone.now() - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
-            "outcome": "consented", "statement_0": "accept", "signature_drawn": drawn(), "password": PASSWORD,
+            "outcome": "consented", "statement_0": "accept", "signature_drawn": drawn(), "username": "coordinator-a",
+            "password": PASSWORD,
             "surrogate_relationship": "épouse", "independence_attested": "on"}
     data.update(overrides)
     return data
@@ -71,15 +73,27 @@ def test_bad_inputs_give_messages_not_errors(world, forms, participant, as_user)
     url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"
     for bad in ({"signature_drawn": "data:image/png;base64,!!!!"}, {"signature_drawn": "javascript:alert(1)"},
                 {"signed_at": "2999-01-01T00:00"}, {"password": "wrong"}, {"statement_0": "maybe"},
-                {"version": forms["surrogate"].pk}, {"expected_sequence": "-1"}, {"signature_drawn": ""}):
+                {"version": forms["surrogate"].pk}, {"expected_sequence": "-1"}, {"signature_drawn": ""},
+                {"username": ""}, {"username": "coordinator-b"}, {"username": "investigator-a"}):
         response = client.post(url, consent_post(forms["patient"], participant, **bad))
         assert response.status_code == 400, bad
     assert not ConsentRecord.objects.exists()
+    assert "Votre identifiant ou votre mot de passe est incorrect" in text(response)
+
+
+def test_the_form_asks_both_signature_components_and_fills_in_neither(world, forms, participant, as_user):  # noqa: F811
+    client = as_user(world.coordinator_a)
+    body = text(client.get(f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"))
+    username = re.search(r'<input[^>]*name="username"[^>]*>', body).group(0)
+    password = re.search(r'<input[^>]*name="password"[^>]*>', body).group(0)
+    assert "value=" not in username and "value=" not in password and 'autocomplete="username"' in username
+    assert "Votre identifiant, pour signer" in body and "Votre signature électronique" in body
 
 
 @pytest.mark.parametrize("persona", ["coordinator_b", "other_sponsor", "nobody"])
 def test_another_sites_staff_see_nothing(world, forms, participant, as_user, persona):  # noqa: F811
-    services.consent_record_create(actor=world.investigator_a, participant=participant, password=PASSWORD,
+    services.consent_record_create(actor=world.investigator_a, participant=participant, username="investigator-a",
+                                   password=PASSWORD,
                                    expected_sequence=0, data=services.ConsentInput(
                                        version=forms["patient"], signed_at=timezone.now(), outcome="consented",
                                        answers={0: "accept"}, signature_png=signature_png(),
@@ -152,7 +166,7 @@ def test_the_investigator_records_the_emergency_inclusion(world, forms, particip
     assert client.get(emergency_url).status_code == 200
     response = client.post(emergency_url, consent_post(
         forms["emergency"], participant, emergency_conditions_attested="on", no_prior_objection_attested="on",
-        signature_drawn=""))
+        signature_drawn="", username="investigator-a"))
     assert response.status_code == 302, response.content.decode()[:2000]
     record = ConsentRecord.objects.get()
     assert record.kind == "emergency" and record.obtained_by == world.investigator_a
@@ -163,7 +177,8 @@ def test_the_investigator_records_the_emergency_inclusion(world, forms, particip
 
 def test_a_representative_continuation_through_the_form(world, forms, participant, as_user):  # noqa: F811
     services.consent_record_create(
-        actor=world.investigator_a, participant=participant, password=PASSWORD, expected_sequence=0,
+        actor=world.investigator_a, participant=participant, username="investigator-a", password=PASSWORD,
+        expected_sequence=0,
         data=services.ConsentInput(version=forms["emergency"], signed_at=timezone.now() - datetime.timedelta(hours=3),
                                    outcome="consented", answers={0: "accept"}, emergency_conditions_attested=True,
                                    no_prior_objection_attested=True))
@@ -191,6 +206,28 @@ def test_a_representative_continuation_through_the_form(world, forms, participan
     assert not participant.tasks.filter(closed_at__isnull=True).exists()
 
 
+def test_the_patients_own_consent_is_a_reminder_to_reassess_never_overdue(world, forms, participant, as_user):  # noqa: F811
+    from consent.tests.test_records import record, representative
+
+    days_ago = lambda days: timezone.now() - datetime.timedelta(days=days)  # noqa: E731
+    record(world, participant, forms["emergency"], signed_at=days_ago(25))
+    record(world, participant, forms["continuation"], actor=world.coordinator_a, signed_at=days_ago(20),
+           **representative())
+    late = services.participant_create(actor=world.coordinator_a, site=world.site_a)
+    record(world, late, forms["emergency"], signed_at=days_ago(25))  # its continuation is 18 days late
+    own = participant.tasks.get(kind="patient_consent")
+    assert own.is_reminder and own.due_at < timezone.now()
+    client = as_user(world.coordinator_a)
+    todo = text(client.get(f"{BASE}/dij/tasks/"))
+    rows = {code: re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{code}(?:(?!</tr>).)*</tr>", todo, re.S).group(0)
+            for code in (participant.code, late.code)}
+    assert "À RÉÉVALUER" in rows[participant.code] and "réévaluer la capacité avant le" in rows[participant.code]
+    assert "EN RETARD" not in rows[participant.code] and 'class="overdue"' not in rows[participant.code]
+    assert "EN RETARD" in rows[late.code] and 'class="overdue"' in rows[late.code]
+    page = text(client.get(f"{BASE}/dij/participants/{participant.code}/"))
+    assert "réévaluer la capacité avant le" in page and "À RÉÉVALUER" in page and "EN RETARD" not in page
+
+
 def test_signing_is_suspended_after_too_many_wrong_passwords(world, forms, participant, as_user):  # noqa: F811
     from django.conf import settings
 
@@ -206,7 +243,7 @@ def test_signing_is_suspended_after_too_many_wrong_passwords(world, forms, parti
     assert not ConsentRecord.objects.exists()
     # The throttle is the user's, not the address's: a colleague at the same site signs.
     other = as_user(world.investigator_a)
-    assert other.post(url, consent_post(forms["patient"], participant)).status_code == 302
+    assert other.post(url, consent_post(forms["patient"], participant, username="investigator-a")).status_code == 302
 
 
 def test_a_throttled_client_address_does_not_stop_signing(world, forms, participant, client):  # noqa: F811

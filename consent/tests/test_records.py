@@ -39,8 +39,8 @@ def forms(world):
     return made
 
 
-def record(world, participant, version, *, outcome="consented", actor=None, signed_at=None, password=PASSWORD,
-           expected=None, **fields):
+def record(world, participant, version, *, outcome="consented", actor=None, signed_at=None, username=None,
+           password=PASSWORD, expected=None, **fields):
     answers = {0: "accept" if outcome == "consented" else "refuse"} if version.kind != "emergency" else {}
     statements = [b for b in version.consent.raw_data if b["type"] == "consent_statement"]
     answers = {i: answers.get(0, "accept") for i in range(len(statements))}
@@ -53,8 +53,10 @@ def record(world, participant, version, *, outcome="consented", actor=None, sign
     defaults.update(fields)
     data = services.ConsentInput(version=version, signed_at=signed_at or timezone.now() - datetime.timedelta(hours=1),
                                  outcome=outcome, answers=answers, **defaults)
+    actor = actor or world.investigator_a
     return services.consent_record_create(
-        actor=actor or world.investigator_a, participant=participant, data=data, password=password,
+        actor=actor, participant=participant, data=data,
+        username=actor.get_username() if username is None else username, password=password,
         expected_sequence=participant.consents.count() if expected is None else expected)
 
 
@@ -202,6 +204,38 @@ def test_a_wrong_password_records_nothing(world, forms):
     assert AuditEntry.objects.filter(action="auth.login_failed", object_repr="investigator-a").exists()
 
 
+@pytest.mark.parametrize("typed", ["", "  ", "Investigator-A", "coordinator-a", "investigator-a\x00"])
+def test_the_user_name_is_the_other_component_asked_at_each_signing(world, forms, typed):
+    """21 CFR 11.200(a)(1): the user name and the password, typed again every time. Another user's name with that
+    user's right password is refused too, audited as a failed login of the account that tried to sign, and the
+    password is not even tried."""
+    participant = new(world)
+    entries, files = AuditEntry.objects.count(), set(_consent_files())
+    password = PASSWORD  # coordinator-a's password too: the pair is right, but not the logged-in account's
+    with pytest.raises(ValidationError, match="user name or password is not correct"):
+        record(world, participant, forms["patient"], username=typed, password=password)
+    participant.refresh_from_db()
+    assert not ConsentRecord.objects.exists() and participant.status == "screening"
+    assert set(_consent_files()) == files
+    assert AuditEntry.objects.count() == entries + 1  # the failure, and nothing else
+    failure = AuditEntry.objects.order_by("-pk").first()
+    assert failure.action == "auth.login_failed" and failure.object_repr == "investigator-a"
+    assert failure.actor == world.investigator_a and "user name" in failure.reason
+    # With the whitespace a keyboard adds around it, the right name still signs.
+    assert record(world, participant, forms["patient"], username=" investigator-a ").outcome == "consented"
+
+
+def test_wrong_user_names_at_signing_count_towards_the_login_throttle(world, forms):
+    participant = new(world)
+    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+        with pytest.raises(ValidationError, match="not correct"):
+            record(world, participant, forms["patient"], username="someone-else")
+    assert record_services.signing_suspended(world.investigator_a)
+    with pytest.raises(ValidationError, match="signing is suspended"):
+        record(world, participant, forms["patient"])
+    assert not ConsentRecord.objects.exists()
+
+
 def test_a_double_submit_is_refused(world, forms):
     participant = new(world)
     record(world, participant, forms["patient"], expected=0)
@@ -217,7 +251,7 @@ def test_mandatory_statement_refused_cannot_be_a_consent(world, forms):
                                  signature_png=signature_png(), signature_source="drawn")
     with pytest.raises(ValidationError, match="mandatory"):
         services.consent_record_create(actor=world.investigator_a, participant=participant, data=data,
-                                       password=PASSWORD, expected_sequence=0)
+                                       username="investigator-a", password=PASSWORD, expected_sequence=0)
 
 
 def test_surrogate_needs_relationship_and_independence(world, forms):

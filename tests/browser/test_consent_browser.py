@@ -41,6 +41,7 @@ def test_coordinator_records_a_surrogate_consent_and_downloads_the_signed_pdf(wo
     for step in range(1, 12):
         page.mouse.move(box["x"] + 30 + step * 35, box["y"] + 100 - (step % 3) * 30, steps=4)
     page.mouse.up()
+    page.fill("#id_username", "coordinator-a")  # both components of the signature, typed again (11.200)
     page.fill("#id_password", PASSWORD)
     screenshot("consent-form-signed")
     page.get_by_role("button", name="Signer et enregistrer").click()
