@@ -119,12 +119,20 @@ FORMS = [
      "version_date": datetime.date(2025, 10, 15), "title": "Consentement de poursuite — v1.0",
      "information": [P("<p>Vous avez été inclus(e) dans l'étude alors que vous ne pouviez pas donner votre avis, "
                        "avec l'accord d'un proche ou en situation d'urgence. Nous vous demandons maintenant si "
-                       "vous acceptez de poursuivre.</p>"), *STUDY],
-     "consent": [S("J'accepte de poursuivre ma participation à l'étude."),
-                 S("Si je refuse de poursuivre, je m'oppose à l'utilisation des données déjà recueillies.",
+                       "vous acceptez de poursuivre.</p>"),
+                     P("<p>Si vous ne pouvez toujours pas donner votre avis, la personne qui vous représente "
+                       "(un proche ou votre personne de confiance) peut accepter pour vous que votre participation "
+                       "se poursuive. Votre propre avis vous sera demandé dès que vous pourrez le donner.</p>"),
+                     *STUDY],
+     "consent": [S("J'accepte de poursuivre ma participation à l'étude (ou, pour le représentant : j'accepte, "
+                   "pour le patient, la poursuite de sa participation)."),
+                 S("Si je refuse de poursuivre, je m'oppose à l'utilisation des données déjà recueillies (ou, pour "
+                   "le représentant : je m'y oppose pour le patient).",
                    mandatory=False, accept="Oui, je m'y oppose", refuse="Non"),
                  ("fill_in", {"label": "Code participant"}),
                  SIG("participant", "Le patient"),
+                 SIG("surrogate", "Ou, si le patient ne peut toujours pas consentir, son représentant (proche ou "
+                                  "personne de confiance) — lien avec le patient :"),
                  SIG("investigator", "Investigateur ayant recueilli le consentement de poursuite")]},
 ]
 
