@@ -132,7 +132,8 @@ FORMS = [
                  ("fill_in", {"label": "Code participant"}),
                  SIG("participant", "Le patient"),
                  SIG("surrogate", "Ou, si le patient ne peut toujours pas consentir, son représentant (proche ou "
-                                  "personne de confiance) — lien avec le patient :"),
+                                  "personne de confiance)"),
+                 ("fill_in", {"label": "Lien du représentant avec le patient"}),
                  SIG("investigator", "Investigateur ayant recueilli le consentement de poursuite")]},
 ]
 
