@@ -133,7 +133,7 @@ FORMS = [
                  SIG("participant", "Le patient"),
                  SIG("surrogate", "Ou, si le patient ne peut toujours pas consentir, son représentant (proche ou "
                                   "personne de confiance)"),
-                 ("fill_in", {"label": "Lien du représentant avec le patient"}),
+                 ("fill_in", {"label": "Son lien avec le patient"}),
                  SIG("investigator", "Investigateur ayant recueilli le consentement de poursuite")]},
 ]
 
