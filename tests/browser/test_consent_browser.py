@@ -57,3 +57,65 @@ def test_coordinator_records_a_surrogate_consent_and_downloads_the_signed_pdf(wo
     assert "Signature is Valid." in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
     subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "3", "-l", "3", str(path),
                     str(screenshot_dir / "surrogate-consent-record")], check=True)
+
+
+CANVAS_HAS_INK = """() => {
+  const canvas = document.querySelector('.signature-pad canvas');
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 3; i < pixels.length; i += 4) { if (pixels[i]) return true; }
+  return false;
+}"""
+
+
+def test_a_mistyped_password_keeps_the_drawn_signature(world, live_server, page, screenshot):
+    """The signer is not asked to sign again because the person who obtained consent mistyped their password: the
+    drawing comes back on the canvas and is sent with the next try; "Effacer" still starts over."""
+    ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
+    patient = make_form(trial=world.trial, kind="patient")
+    services.form_make_effective(actor=world.sponsor, version=patient, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(days=3))
+    participant = services.participant_create(actor=world.coordinator_a, site=world.site_a)
+    page.set_viewport_size({"width": 900, "height": 1200})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "coordinator-a")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.goto(f"{live_server.url}/nct07063680/sites/dij/participants/{participant.code}/consent/{patient.pk}/")
+    page.get_by_label("J'accepte", exact=True).first.check()
+    box = page.locator(".signature-pad canvas").bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 90)
+    page.mouse.down()
+    for step in range(1, 10):
+        page.mouse.move(box["x"] + 40 + step * 40, box["y"] + 90 - (step % 2) * 40, steps=4)
+    page.mouse.up()
+    drawn = page.input_value("#id_signature_drawn")
+    page.fill("#id_username", "coordinator-a")
+    page.fill("#id_password", "not my password")
+    page.get_by_role("button", name="Signer et enregistrer").click()
+    page.wait_for_load_state()
+    assert "Votre identifiant ou votre mot de passe est incorrect" in page.content()
+    page.wait_for_function(CANVAS_HAS_INK)
+    assert page.input_value("#id_signature_drawn") == drawn and page.input_value("#id_password") == ""
+    screenshot("consent-form-after-a-mistyped-password")
+    assert not ConsentRecord.objects.exists()
+
+    page.get_by_label("J'accepte", exact=True).first.check()
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Signer et enregistrer").click()
+    page.wait_for_url(f"**/participants/{participant.code}/")
+    assert ConsentRecord.objects.get().signature_source == "drawn"
+
+    # "Effacer" empties both the canvas and what would be sent.
+    page.goto(f"{live_server.url}/nct07063680/sites/dij/participants/{participant.code}/consent/{patient.pk}/")
+    page.get_by_label("J'accepte", exact=True).first.check()
+    page.mouse.move(box["x"] + 40, box["y"] + 90)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 60, steps=6)
+    page.mouse.up()
+    page.fill("#id_username", "coordinator-a")
+    page.fill("#id_password", "still not it")
+    page.get_by_role("button", name="Signer et enregistrer").click()
+    page.wait_for_load_state()
+    page.wait_for_function(CANVAS_HAS_INK)
+    page.get_by_role("button", name="Effacer").click()
+    assert page.input_value("#id_signature_drawn") == "" and not page.evaluate(CANVAS_HAS_INK)

@@ -1,5 +1,8 @@
 // A signature drawn with a finger, a stylus or a mouse, sent as a PNG data URL in the hidden input.
+// When the form comes back with an error (a mistyped password, say), the signature already drawn is shown again
+// and kept, so the signer is not asked to sign twice; "Clear" still starts over.
 (function () {
+  var DRAWN = /^data:image\/png;base64,[A-Za-z0-9+\/]+={0,2}$/;
   document.querySelectorAll("[data-signature-pad]").forEach(function (pad) {
     var canvas = pad.querySelector("canvas");
     var input = document.getElementById(pad.dataset.signaturePad);
@@ -35,6 +38,15 @@
     pad.querySelector("[data-clear]").addEventListener("click", function () {
       context.clearRect(0, 0, canvas.width, canvas.height); drawn = false; input.value = "";
     });
+    var posted = input.value;
     resize();
+    if (DRAWN.test(posted)) {
+      var image = new Image();
+      image.onload = function () {
+        context.drawImage(image, 0, 0, canvas.clientWidth, canvas.clientHeight);
+        drawn = true; input.value = posted;
+      };
+      image.src = posted;
+    }
   });
 })();
