@@ -16,17 +16,36 @@ from regulatory.tests.factories import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_coordinator_records_a_surrogate_consent_and_downloads_the_signed_pdf(world, live_server, page, screenshot,
-                                                                             screenshot_dir):
+def form_in_force_at_dij(world, kind):
     ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
-    surrogate = make_form(trial=world.trial, kind="surrogate")
-    services.form_make_effective(actor=world.sponsor, version=surrogate, sites=[world.site_a],
+    version = make_form(trial=world.trial, kind=kind)
+    services.form_make_effective(actor=world.sponsor, version=version, sites=[world.site_a],
                                  effective_from=timezone.now() - datetime.timedelta(days=3))
+    return version
+
+
+def log_in_on_a_tablet(page, base):
     page.set_viewport_size({"width": 900, "height": 1200})  # a tablet held upright
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", "coordinator-a")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit].primary")
+
+
+def draw_signature(page, strokes=11):
+    """A zigzag drawn on the signature pad with the mouse, as a finger would."""
+    box = page.locator(".signature-pad canvas").bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 100)
+    page.mouse.down()
+    for step in range(1, strokes + 1):
+        page.mouse.move(box["x"] + 30 + step * 35, box["y"] + 100 - (step % 3) * 30, steps=4)
+    page.mouse.up()
+
+
+def test_coordinator_records_a_surrogate_consent_and_downloads_the_signed_pdf(world, live_server, page, screenshot,
+                                                                             screenshot_dir):
+    form_in_force_at_dij(world, "surrogate")
+    log_in_on_a_tablet(page, live_server.url)
     page.goto(f"{live_server.url}/nct07063680/sites/dij/participants/")
     page.get_by_role("button", name="Enregistrer un nouveau participant").click()
     page.wait_for_url("**/participants/DIJ-0001/")
@@ -35,12 +54,7 @@ def test_coordinator_records_a_surrogate_consent_and_downloads_the_signed_pdf(wo
     page.get_by_label("J'accepte", exact=True).first.check()
     page.fill("#id_surrogate_relationship", "fille")
     page.check("#id_independence_attested")
-    box = page.locator(".signature-pad canvas").bounding_box()
-    page.mouse.move(box["x"] + 30, box["y"] + 100)
-    page.mouse.down()
-    for step in range(1, 12):
-        page.mouse.move(box["x"] + 30 + step * 35, box["y"] + 100 - (step % 3) * 30, steps=4)
-    page.mouse.up()
+    draw_signature(page)
     page.fill("#id_username", "coordinator-a")  # both components of the signature, typed again (11.200)
     page.fill("#id_password", PASSWORD)
     screenshot("consent-form-signed")
@@ -70,24 +84,12 @@ CANVAS_HAS_INK = """() => {
 def test_a_mistyped_password_keeps_the_drawn_signature(world, live_server, page, screenshot):
     """The signer is not asked to sign again because the person who obtained consent mistyped their password: the
     drawing comes back on the canvas and is sent with the next try; "Effacer" still starts over."""
-    ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
-    patient = make_form(trial=world.trial, kind="patient")
-    services.form_make_effective(actor=world.sponsor, version=patient, sites=[world.site_a],
-                                 effective_from=timezone.now() - datetime.timedelta(days=3))
+    patient = form_in_force_at_dij(world, "patient")
     participant = services.participant_create(actor=world.coordinator_a, site=world.site_a)
-    page.set_viewport_size({"width": 900, "height": 1200})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "coordinator-a")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
+    log_in_on_a_tablet(page, live_server.url)
     page.goto(f"{live_server.url}/nct07063680/sites/dij/participants/{participant.code}/consent/{patient.pk}/")
     page.get_by_label("J'accepte", exact=True).first.check()
-    box = page.locator(".signature-pad canvas").bounding_box()
-    page.mouse.move(box["x"] + 40, box["y"] + 90)
-    page.mouse.down()
-    for step in range(1, 10):
-        page.mouse.move(box["x"] + 40 + step * 40, box["y"] + 90 - (step % 2) * 40, steps=4)
-    page.mouse.up()
+    draw_signature(page, strokes=9)
     drawn = page.input_value("#id_signature_drawn")
     page.fill("#id_username", "coordinator-a")
     page.fill("#id_password", "not my password")
@@ -108,10 +110,7 @@ def test_a_mistyped_password_keeps_the_drawn_signature(world, live_server, page,
     # "Effacer" empties both the canvas and what would be sent.
     page.goto(f"{live_server.url}/nct07063680/sites/dij/participants/{participant.code}/consent/{patient.pk}/")
     page.get_by_label("J'accepte", exact=True).first.check()
-    page.mouse.move(box["x"] + 40, box["y"] + 90)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 200, box["y"] + 60, steps=6)
-    page.mouse.up()
+    draw_signature(page, strokes=3)
     page.fill("#id_username", "coordinator-a")
     page.fill("#id_password", "still not it")
     page.get_by_role("button", name="Signer et enregistrer").click()
