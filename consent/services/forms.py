@@ -1,7 +1,7 @@
 """Writes of the consent app. Each runs in one transaction and leaves its audit entries."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -118,6 +118,15 @@ def _open_period(*, actor, version, site, effective_from) -> FormEffectivity:
                                     "later.") % {"current": current.version, "site": site.code,
                                                  "date": date_format(timezone.localtime(current.effective_from),
                                                                      "DATETIME_FORMAT")})
+    ended = (FormEffectivity.objects.filter(site=site, kind=version.kind, language=version.language,
+                                            effective_until__gt=effective_from)
+             .select_related("version").order_by("-effective_until").first())
+    if ended is not None:  # a closed period (a withdrawn version's) still ran at that date
+        raise ValidationError(_("%(version)s was in force at %(site)s until %(date)s: a new version must start then "
+                                "or later.") % {"version": ended.version, "site": site.code,
+                                                "date": date_format(timezone.localtime(ended.effective_until),
+                                                                    "DATETIME_FORMAT")})
+    if current is not None:
         current.effective_until = effective_from
         current.save(update_fields=["effective_until"])
         audit.record(actor=actor, action="consentform.superseded", obj=current.version,
@@ -141,7 +150,11 @@ def _open_period(*, actor, version, site, effective_from) -> FormEffectivity:
 
 @transaction.atomic
 def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> ConsentFormVersionPage:
-    """Withdraw a version: it stops being effective everywhere now, and can never take effect again."""
+    """Withdraw a version: it stops being effective everywhere now, and can never take effect again.
+
+    At a site where it is in force, its period ends now. At a site where it was only scheduled, the period is
+    cancelled (it never took effect) and the version it would have replaced stays in force. Re-consent tasks
+    that asked for this version are closed: nobody can consent on it any more."""
     if not permissions.can_manage_trial(actor, trial_of(version)):
         raise PermissionDenied
     if not reason.strip():
@@ -150,17 +163,42 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     if version.withdrawn_at is not None:
         raise ValidationError(_("This version has already been withdrawn."))
     now = timezone.now()
-    ended = []
-    for period in FormEffectivity.objects.select_for_update().filter(version=version, effective_until__isnull=True):
-        period.effective_until = max(now, period.effective_from + timedelta(seconds=1))
-        period.save(update_fields=["effective_until"])
-        ended.append(period.site.code)
+    ended, cancelled = [], []
+    periods = (FormEffectivity.objects.select_for_update().select_related("site")
+               .filter(version=version, effective_until__isnull=True).order_by("site_id"))
+    for period in periods:
+        if period.effective_from < now:
+            period.effective_until = now
+            period.save(update_fields=["effective_until"])
+            ended.append(period.site.code)
+        else:
+            cancelled.append(period.site.code)
+            _cancel_period(actor=actor, period=period, reason=reason)
     ConsentFormVersionPage.objects.filter(pk=version.pk).update(withdrawn_at=now, withdrawal_reason=reason)
     version.refresh_from_db()
+    from .records import reconsent_tasks_close
+
+    closed = reconsent_tasks_close(version=version, at=now)
     audit.record(actor=actor, action="consentform.withdrawn", obj=version, reason=reason,
-                 changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended]})
+                 changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended],
+                          "cancelled_at_sites": [None, cancelled], "reconsent_tasks_closed": [None, closed]})
     filing.refile_for(version)  # the TMF copies are marked withdrawn
     return version
+
+
+def _cancel_period(*, actor, period: FormEffectivity, reason: str) -> None:
+    """A withdrawn version's period that has not begun is deleted, and the version it was to supersede at that
+    instant is put back in force there (`_open_period` had ended it at the period's start)."""
+    replaced = (FormEffectivity.objects.select_for_update().select_related("version")
+                .filter(site=period.site, kind=period.kind, language=period.language,
+                        effective_until=period.effective_from, version__withdrawn_at__isnull=True).first())
+    period.delete()
+    if replaced is not None:
+        replaced.effective_until = None
+        replaced.save(update_fields=["effective_until"])
+        audit.record(actor=actor, action="consentform.reinstated", obj=replaced.version, reason=reason, changes={
+            "site": [None, period.site.code], "effective_until": [period.effective_from, None],
+            "because_withdrawn": [None, str(period.version)]})
 
 
 def next_version_number(*, trial: TrialPage, kind: str, language: str) -> str:

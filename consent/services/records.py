@@ -528,6 +528,14 @@ def reconsent_tasks_open(*, version: ConsentFormVersionPage, site: Investigation
     return opened
 
 
+def reconsent_tasks_close(*, version: ConsentFormVersionPage, at: datetime) -> int:
+    """A withdrawn version can no longer be consented to: the re-consent tasks that asked for it are closed. A
+    later version that takes effect opens them again (`reconsent_tasks_open`). Called by `form_withdraw`, in its
+    transaction."""
+    return ConsentTask.objects.filter(kind=ConsentTask.Kind.RECONSENT, target_version=version,
+                                      closed_at__isnull=True).update(closed_at=at, closed_reason="version withdrawn")
+
+
 def _local(moment: datetime) -> str:
     local = timezone.localtime(moment)
     offset = local.strftime("%z")

@@ -284,6 +284,25 @@ def test_reconsent_tasks_follow_a_new_version_and_close_on_consent(world, forms)
     assert task.closed_at is not None
 
 
+def test_withdrawing_the_version_asked_for_closes_its_reconsent_tasks(world, forms):
+    from consent import selectors
+
+    included = new(world)
+    record(world, included, forms["patient"])
+    v2, v3 = make_form(trial=world.trial, number="2.0"), make_form(trial=world.trial, number="3.0")
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(minutes=30))
+    assert [t.target_version for t in selectors.open_tasks(site=world.site_a)] == [v2]
+    services.form_withdraw(actor=world.sponsor, version=v2, reason="Erreur de traduction")
+    task = ConsentTask.objects.get(kind="reconsent")
+    assert task.closed_at is not None and task.closed_reason == "version withdrawn"
+    assert selectors.open_tasks(site=world.site_a) == []
+    entry = AuditEntry.objects.get(action="consentform.withdrawn", object_id=str(v2.pk))
+    assert entry.changes["reconsent_tasks_closed"] == [None, 1]
+    services.form_make_effective(actor=world.sponsor, version=v3, sites=[world.site_a], effective_from=timezone.now())
+    assert [t.target_version for t in selectors.open_tasks(site=world.site_a)] == [v3]
+
+
 def test_to_do_list_shows_overdue_first(world, forms):
     from consent import selectors
 

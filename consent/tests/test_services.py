@@ -141,6 +141,51 @@ def test_withdrawal_ends_effect_and_needs_a_reason(world):
         effective(world, version, world.site_b)
 
 
+def test_a_withdrawn_version_is_not_in_force_from_the_instant_of_withdrawal(world):
+    """Made effective from the current minute, as the page does, and withdrawn within the second: not current at
+    any instant after the withdrawal (it used to stay in force until one second after its start)."""
+    version = make_form(trial=world.trial)
+    effective(world, version, when=timezone.now() - datetime.timedelta(milliseconds=50))
+    version = services.form_withdraw(actor=world.sponsor, version=version, reason="Erreur de traduction")
+    period = FormEffectivity.objects.get(version=version)
+    assert period.effective_until == version.withdrawn_at
+    assert selectors.current_forms(site=world.site_a) == []
+    assert selectors.current_forms(site=world.site_a, at=version.withdrawn_at) == []
+
+
+def test_withdrawing_a_scheduled_version_cancels_it_and_keeps_the_one_in_force(world):
+    v1, v2 = make_form(trial=world.trial), make_form(trial=world.trial, number="2.0")
+    effective(world, v1, world.site_a, world.site_b)
+    starts = timezone.now() + datetime.timedelta(days=7)
+    effective(world, v2, world.site_a, when=starts)
+    assert FormEffectivity.objects.get(version=v1, site=world.site_a).effective_until == starts
+    v2 = services.form_withdraw(actor=world.sponsor, version=v2, reason="Avis défavorable du CPP")
+    assert not FormEffectivity.objects.filter(version=v2).exists()
+    for moment in (None, starts, starts + datetime.timedelta(days=30)):
+        assert selectors.current_version(site=world.site_a, kind="patient", language="fr", at=moment).pk == v1.pk
+    assert selectors.status(v1) == "effective" and selectors.status(v2) == "withdrawn"
+    withdrawn = AuditEntry.objects.get(action="consentform.withdrawn", object_id=str(v2.pk))
+    assert withdrawn.changes["cancelled_at_sites"] == [None, ["DIJ"]]
+    assert withdrawn.changes["ended_at_sites"] == [None, []]
+    reinstated = AuditEntry.objects.get(action="consentform.reinstated", object_id=str(v1.pk))
+    assert reinstated.reason == "Avis défavorable du CPP" and reinstated.changes["site"] == [None, "DIJ"]
+    assert FormEffectivity.objects.get(version=v1, site=world.site_b).effective_until is None
+
+
+def test_a_new_version_cannot_start_inside_a_withdrawn_versions_period(world):
+    """Without this check SQLite let two periods overlap and PostgreSQL's exclusion constraint answered "at the
+    same moment": the message says until when the withdrawn version ran, and nothing is written."""
+    v2, v3 = make_form(trial=world.trial, number="2.0"), make_form(trial=world.trial, number="3.0")
+    effective(world, v2, when=timezone.now() - datetime.timedelta(hours=1))
+    v2 = services.form_withdraw(actor=world.sponsor, version=v2, reason="Erreur de traduction")
+    before = (FormEffectivity.objects.count(), AuditEntry.objects.count())
+    with pytest.raises(ValidationError, match="was in force at DIJ until .*a new version must start then or later"):
+        effective(world, v3, when=timezone.now() - datetime.timedelta(minutes=30))
+    assert (FormEffectivity.objects.count(), AuditEntry.objects.count()) == before
+    effective(world, v3, when=FormEffectivity.objects.get(version=v2).effective_until)
+    assert selectors.current_version(site=world.site_a, kind="patient", language="fr").pk == v3.pk
+
+
 def test_a_published_version_is_frozen(world):
     version = make_form(trial=world.trial)
     version.title = "Changed"
