@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from regulatory import approvals, permissions
 from regulatory.models import InvestigationalSite, TrialPage
@@ -103,12 +104,21 @@ def versions_of_trial(*, trial: TrialPage, user) -> list[ConsentFormVersionPage]
     return sorted(versions, key=lambda v: (v.kind, v.language, v.version_key))
 
 
+# How each `status` reads on the pages (the code itself stays in CSS classes and comparisons).
+STATUS_LABELS = {"draft": _("draft"), "submitted": _("submitted"), "approved": _("approved, not yet in force"),
+                 "effective": _("in force"), "superseded": _("superseded"), "withdrawn": _("withdrawn")}
+
+
 @dataclass
 class VersionRow:
     version: ConsentFormVersionPage
     status: str
     approval: str
     periods: list[FormEffectivity]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
 
 
 def version_row(*, version: ConsentFormVersionPage, user) -> VersionRow:

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -158,8 +159,14 @@ def make_effective(request, *, version: ConsentFormVersionPage):
         except PermissionDenied:
             raise Http404 from None
         else:
-            messages.success(request, _("%(version)s is in force at %(sites)s.") % {
-                "version": version, "sites": ", ".join(s.code for s in form.cleaned_data["sites"])})
+            starts, sites = form.cleaned_data["effective_from"], ", ".join(s.code for s in form.cleaned_data["sites"])
+            if starts > timezone.now():
+                messages.success(request, _("%(version)s will be in force at %(sites)s from %(date)s.") % {
+                    "version": version, "sites": sites,
+                    "date": date_format(timezone.localtime(starts), "DATETIME_FORMAT")})
+            else:
+                messages.success(request, _("%(version)s is in force at %(sites)s.") % {
+                    "version": version, "sites": sites})
             return HttpResponseRedirect(version.url)
     return TemplateResponse(request, "consent/make_effective.html", {
         "page": version, "trial": trial, "version": version, "form": form,

@@ -134,6 +134,20 @@ def test_trial_wide_readers_open_every_version_marked_when_not_current(world, fo
         assert draft.status_code == 200 and b"/ByteRange" not in b"".join(draft.streaming_content)
 
 
+def test_each_versions_status_reads_in_french(world, forms, as_user):
+    """The status was printed as its code ("effective", "superseded") in the French pages."""
+    client = as_user(world.sponsor)
+    index = client.get("/nct07063680/consent-forms/").content.decode()
+    assert '<span class="status status-superseded">remplacée</span>' in index
+    assert '<span class="status status-effective">en vigueur</span>' in index
+    assert '<span class="status status-draft">brouillon</span>' in index
+    services.form_withdraw(actor=world.sponsor, version=forms.local, reason="Erreur de traduction")
+    page = client.get(f"/nct07063680/consent-forms/{forms.local.slug}/").content.decode()
+    assert '<span class="status status-withdrawn">retirée</span>' in page
+    assert "<dt>Retirée le</dt>" in page and "— Erreur de traduction</dd>" in page
+    assert "LIL à partir du " in page and " jusqu'au " in page  # its period, ended by the withdrawal
+
+
 def test_signing_unavailable_prints_nothing(world, forms, as_user, settings, tmp_path):
     settings.TRIALDOCS_PKI_DIR = tmp_path / "empty"
     response = as_user(world.coordinator_a).get(site_url("dij", f"{forms.v2.pk}/pdf/"))
@@ -233,6 +247,22 @@ def test_sponsor_makes_a_version_effective_and_withdraws_one_through_the_pages(w
     client.post(f"/nct07063680/consent-forms/{v3.slug}/withdraw/", {"reason": "Erreur de traduction"})
     v3.refresh_from_db()
     assert v3.withdrawn_at is not None and selectors.current_forms(site=world.site_a) == []
+
+
+def test_sponsor_schedules_a_version_then_withdraws_it_and_the_site_keeps_its_form(world, forms, as_user):
+    client = as_user(world.sponsor)
+    v4 = make_form(trial=world.trial, number="4.0")
+    starts = timezone.localtime() + datetime.timedelta(days=7)
+    response = client.post(f"/nct07063680/consent-forms/{v4.slug}/effective/", {
+        "sites": [world.site_a.pk], "effective_from": starts.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    assert "sera en vigueur à DIJ à partir du" in response.content.decode()
+    assert "approuvée, pas encore en vigueur" in response.content.decode()
+    response = client.post(f"/nct07063680/consent-forms/{v4.slug}/withdraw/", {"reason": "Avis défavorable"},
+                           follow=True)
+    assert "Version retirée : Consentement du patient v4.0 (fr)." in response.content.decode()
+    later = starts + datetime.timedelta(days=1)
+    assert selectors.current_version(site=world.site_a, kind="patient", language="fr", at=later).pk == forms.v2.pk
+    assert forms.v2.effectivities.get(site=world.site_a).effective_until is None
 
 
 @pytest.mark.parametrize("persona", ["inspector", "qa", "coordinator_a"])
