@@ -163,7 +163,7 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     if version.withdrawn_at is not None:
         raise ValidationError(_("This version has already been withdrawn."))
     now = timezone.now()
-    ended, cancelled = [], []
+    ended, cancelled, reinstated = [], [], []
     periods = (FormEffectivity.objects.select_for_update().select_related("site")
                .filter(version=version, effective_until__isnull=True).order_by("site_id"))
     for period in periods:
@@ -173,12 +173,14 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
             ended.append(period.site.code)
         else:
             cancelled.append(period.site.code)
-            _cancel_period(actor=actor, period=period, reason=reason)
+            reinstated += filter(None, [_cancel_period(actor=actor, period=period, reason=reason)])
     ConsentFormVersionPage.objects.filter(pk=version.pk).update(withdrawn_at=now, withdrawal_reason=reason)
     version.refresh_from_db()
-    from .records import reconsent_tasks_close
+    from .records import reconsent_tasks_close, reconsent_tasks_open
 
     closed = reconsent_tasks_close(version=version, at=now)
+    for period in reinstated:  # who was to re-consent on the cancelled version re-consents on this one
+        reconsent_tasks_open(version=period.version, site=period.site, effective_from=period.effective_from)
     audit.record(actor=actor, action="consentform.withdrawn", obj=version, reason=reason,
                  changes={"withdrawn_at": [None, now], "ended_at_sites": [None, ended],
                           "cancelled_at_sites": [None, cancelled], "reconsent_tasks_closed": [None, closed]})
@@ -186,9 +188,9 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     return version
 
 
-def _cancel_period(*, actor, period: FormEffectivity, reason: str) -> None:
+def _cancel_period(*, actor, period: FormEffectivity, reason: str) -> FormEffectivity | None:
     """A withdrawn version's period that has not begun is deleted, and the version it was to supersede at that
-    instant is put back in force there (`_open_period` had ended it at the period's start)."""
+    instant is put back in force there (`_open_period` had ended it at the period's start): that period returned."""
     replaced = (FormEffectivity.objects.select_for_update().select_related("version")
                 .filter(site=period.site, kind=period.kind, language=period.language,
                         effective_until=period.effective_from, version__withdrawn_at__isnull=True).first())
@@ -199,6 +201,7 @@ def _cancel_period(*, actor, period: FormEffectivity, reason: str) -> None:
         audit.record(actor=actor, action="consentform.reinstated", obj=replaced.version, reason=reason, changes={
             "site": [None, period.site.code], "effective_until": [period.effective_from, None],
             "because_withdrawn": [None, str(period.version)]})
+    return replaced
 
 
 def next_version_number(*, trial: TrialPage, kind: str, language: str) -> str:

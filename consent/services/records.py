@@ -24,7 +24,14 @@ from regulatory.models import InvestigationalSite, Role, RoleGroup, TrialPage
 
 from .. import selectors
 from ..blocks import neutral
-from ..models import ConsentFormVersionPage, ConsentRecord, ConsentTask, Participant, ParticipantCounter
+from ..models import (
+    ConsentFormVersionPage,
+    ConsentRecord,
+    ConsentTask,
+    FormEffectivity,
+    Participant,
+    ParticipantCounter,
+)
 from ..pdf import RecordToPrint, SignerToPrint, render_consent_record
 from ..pki import load_identity
 from ..signing import SignatureRequest, sign_pdf
@@ -491,16 +498,23 @@ def _open_patient_consent_task(participant: Participant, record: ConsentRecord, 
 
 
 def _open_reconsent_if_outdated(participant: Participant, record: ConsentRecord, trial: TrialPage) -> None:
-    """A consent entered late, on the version in force when it was signed, while a newer one is in force now."""
+    """A consent on a version older than the one in force now (entered late, on the version in force when it was
+    signed), or older than the one scheduled to take effect at the site: a re-consent task on the newer one."""
     if record.outcome != ConsentRecord.Outcome.CONSENTED or participant.status != Participant.Status.INCLUDED:
         return
-    now_current = selectors.current_version(site=participant.site, kind=record.kind, language=record.version.language)
-    if now_current is None or now_current.version_key <= record.version.version_key:
-        return
-    period = now_current.effectivities.get(site=participant.site)
+    site, language = participant.site, record.version.language
+    now_current = selectors.current_version(site=site, kind=record.kind, language=language)
+    if now_current is not None and now_current.version_key > record.version.version_key:
+        period = now_current.effectivities.get(site=site)
+    else:  # the open period of a site's form is the one in force or, once another is scheduled, that one
+        period = (FormEffectivity.objects.filter(site=site, kind=record.kind, language=language,
+                                                 effective_until__isnull=True, effective_from__gt=timezone.now())
+                  .select_related("version").first())
+        if period is None or period.version.version_key <= record.version.version_key:
+            return
     ConsentTask.objects.get_or_create(
         participant=participant, kind=ConsentTask.Kind.RECONSENT, form_kind=record.kind, closed_at=None,
-        defaults={"target_version": now_current, "opens_at": period.effective_from,
+        defaults={"target_version": period.version, "opens_at": period.effective_from,
                   "due_at": period.effective_from + timedelta(days=trial.reconsent_deadline_days)})
 
 
@@ -522,6 +536,10 @@ def reconsent_tasks_open(*, version: ConsentFormVersionPage, site: Investigation
             participant=participant, kind=ConsentTask.Kind.RECONSENT, form_kind=version.kind, closed_at=None,
             defaults={"target_version": version, "opens_at": effective_from, "due_at": due})
         if not created:
+            if task.opens_at <= timezone.now() < effective_from:
+                # A re-consent due now stays due on the version in force: scheduling a later one neither hides it
+                # nor moves its deadline. Consenting on it opens the task for the later one.
+                continue
             task.target_version, task.opens_at, task.due_at = version, effective_from, due
             task.save(update_fields=["target_version", "opens_at", "due_at"])
         opened += 1

@@ -303,6 +303,47 @@ def test_withdrawing_the_version_asked_for_closes_its_reconsent_tasks(world, for
     assert [t.target_version for t in selectors.open_tasks(site=world.site_a)] == [v3]
 
 
+def test_scheduling_a_later_version_keeps_the_reconsent_due_now_then_asks_for_the_later_one(world, forms):
+    """A re-consent due on the version in force is neither hidden nor postponed when the sponsor schedules the next
+    version; consenting on the one in force opens the task for the scheduled one, from its start."""
+    from consent import selectors
+
+    included = new(world)
+    record(world, included, forms["patient"], signed_at=timezone.now() - datetime.timedelta(days=2))
+    v2, v3 = make_form(trial=world.trial, number="2.0"), make_form(trial=world.trial, number="3.0")
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(days=1))
+    due_on_v2 = ConsentTask.objects.get(kind="reconsent")
+    v3_starts = timezone.now() + datetime.timedelta(days=7)
+    services.form_make_effective(actor=world.sponsor, version=v3, sites=[world.site_a], effective_from=v3_starts)
+    [task] = selectors.open_tasks(site=world.site_a)
+    assert (task.pk, task.target_version, task.due_at) == (due_on_v2.pk, v2, due_on_v2.due_at)
+    record(world, included, v2, signed_at=timezone.now() - datetime.timedelta(minutes=5))
+    assert selectors.open_tasks(site=world.site_a) == []
+    [task] = selectors.open_tasks(site=world.site_a, at=v3_starts)
+    assert task.target_version == v3 and task.opens_at == v3_starts
+    services.form_withdraw(actor=world.sponsor, version=v3, reason="Avis défavorable")
+    assert selectors.open_tasks(site=world.site_a, at=v3_starts) == []  # v2 stays in force: nothing more to do
+
+
+def test_withdrawing_a_scheduled_version_gives_the_reinstated_ones_reconsent_back(world, forms):
+    """Two versions scheduled in turn: the participant's task moved to the later one; withdrawing it puts the
+    earlier one back in force and the task with it."""
+    from consent import selectors
+
+    included = new(world)
+    record(world, included, forms["patient"])
+    v2, v3 = make_form(trial=world.trial, number="2.0"), make_form(trial=world.trial, number="3.0")
+    v2_starts, v3_starts = (timezone.now() + datetime.timedelta(days=d) for d in (3, 10))
+    services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a], effective_from=v2_starts)
+    services.form_make_effective(actor=world.sponsor, version=v3, sites=[world.site_a], effective_from=v3_starts)
+    assert ConsentTask.objects.get(kind="reconsent", closed_at=None).target_version == v3
+    services.form_withdraw(actor=world.sponsor, version=v3, reason="Avis défavorable")
+    task = ConsentTask.objects.get(kind="reconsent", closed_at=None)
+    assert (task.target_version, task.opens_at) == (v2, v2_starts)
+    assert task.due_at == v2_starts + datetime.timedelta(days=world.trial.reconsent_deadline_days)
+
+
 def test_to_do_list_shows_overdue_first(world, forms):
     from consent import selectors
 
