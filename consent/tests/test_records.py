@@ -329,7 +329,6 @@ def test_scheduling_a_later_version_keeps_the_reconsent_due_now_then_asks_for_th
 def test_withdrawing_a_scheduled_version_gives_the_reinstated_ones_reconsent_back(world, forms):
     """Two versions scheduled in turn: the participant's task moved to the later one; withdrawing it puts the
     earlier one back in force and the task with it."""
-    from consent import selectors
 
     included = new(world)
     record(world, included, forms["patient"])
