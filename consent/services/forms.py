@@ -173,7 +173,8 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
             ended.append(period.site.code)
         else:
             cancelled.append(period.site.code)
-            reinstated += filter(None, [_cancel_period(actor=actor, period=period, reason=reason)])
+            if (replaced := _cancel_period(actor=actor, period=period, reason=reason)) is not None:
+                reinstated.append(replaced)
     ConsentFormVersionPage.objects.filter(pk=version.pk).update(withdrawn_at=now, withdrawal_reason=reason)
     version.refresh_from_db()
     from .records import reconsent_tasks_close, reconsent_tasks_open
