@@ -59,7 +59,7 @@ def setup_django(*, database: str, urlconf: str = "bench.urls") -> dict:
     env = {
         "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": url, "BENCH_URLCONF": urlconf,
         "TRIALDOCS_MEDIA_ROOT": str(folder / "media"), "TRIALDOCS_PKI_DIR": str(folder / "pki"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(ROOT), "TRIALDOCS_PKI_SERVICES_URL": f"http://127.0.0.1:{_free_port()}",
     }
     os.environ.update(env)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,  # noqa: S603
@@ -68,6 +68,14 @@ def setup_django(*, database: str, urlconf: str = "bench.urls") -> dict:
 
     django.setup()
     return {**os.environ}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _recreate_postgres() -> None:
@@ -97,6 +105,20 @@ def load_demo_world(*, with_records: bool = True) -> None:
     trial = TrialPage.objects.get(nct_number="NCT07063680")
     ensure_identities(sponsor_name=trial.sponsor_name, site_codes=list(trial.sites.values_list("code", flat=True)),
                       site_names=dict(trial.sites.values_list("code", "name")))
+    start_pki_services()
+
+
+def start_pki_services() -> None:
+    """The demo PKI's TSA, OCSP responder and CRLs (certomancer's Animator), as `make demo` runs them, stopped
+    when the script ends: every stored signature is timestamped by it."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    from consent.pki_services import Animator
+
+    animator = Animator(settings.TRIALDOCS_PKI_DIR, urlsplit(settings.TRIALDOCS_PKI_SERVICES_URL).port).start()
+    atexit.register(animator.stop)
 
 
 # --- timing ----------------------------------------------------------------------------------------------------

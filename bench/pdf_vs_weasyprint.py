@@ -7,7 +7,9 @@ The same form, the patient form in force at DIJ in the demo (`masters.form_to_pr
   consent/templates/consent/blocks/*.html; paragraphs sanitised as the reportlab route does), with a print
   stylesheet: A4, the same margins, the trial in the page header, the form, version, approval, "page n / N" and
   fingerprint in the footer, DejaVu Sans from consent/fonts/ through @font-face; then `HTML.write_pdf`.
-Both routes are timed alternately in one run (median and best), with output size, page count, fonts (pdffonts:
+A third route is WeasyPrint asked for PDF/A-2b (`pdf_variant="pdf/a-2b"`: its own sRGB profile and XMP), since the
+reportlab route writes PDF/A-2b (cms/pdfa.py) since issue 15: the like-for-like comparison.
+The routes are timed alternately in one run (median and best), with output size, page count, fonts (pdffonts:
 embedded? subset?) and whether two renders give the same bytes. Library versions are printed.
 
 Run: .venv/bin/python bench/pdf_vs_weasyprint.py [--repeat N]. Temporary SQLite database (the form comes from
@@ -95,19 +97,24 @@ def main() -> int:
     def reportlab_render():
         return pdf.render_forms([form], header=header, title=form.title)
 
-    outputs = {"reportlab": reportlab_render(), "weasyprint": html_route.render()}  # warm-up, fonts loaded
-    times = {"reportlab": [], "weasyprint": [], "html": []}
+    def weasyprint_pdfa():
+        return html_route.render(pdf_variant="pdf/a-2b")
+
+    routes = (("reportlab", reportlab_render), ("weasyprint", html_route.render),
+              ("weasyprint-pdfa", weasyprint_pdfa))
+    outputs = {name: render() for name, render in routes}  # warm-up, fonts loaded
+    times = {"reportlab": [], "weasyprint": [], "weasyprint-pdfa": [], "html": []}
     for _ in range(args.repeat):
-        for name, render in (("reportlab", reportlab_render), ("weasyprint", html_route.render)):
+        for name, render in routes:
             started = time.perf_counter()
             outputs[name] = render()
             times[name].append(time.perf_counter() - started)
         times["html"].append(html_route.last_html_seconds)
-    again = {"reportlab": reportlab_render(), "weasyprint": html_route.render()}
+    again = {name: render() for name, render in routes}
 
     folder = s.run_dir()
     rows = []
-    for name in ("reportlab", "weasyprint"):
+    for name, _render in routes:
         path = folder / f"{name}.pdf"
         path.write_bytes(outputs[name])
         if args.out:
@@ -116,14 +123,17 @@ def main() -> int:
         fonts = pdffonts(path)
         rows.append([name, s.ms(s.med(times[name])), s.ms(min(times[name])), f"{len(outputs[name]) / 1024:.1f} KiB",
                      f"{font_bytes(outputs[name]) / 1024:.1f} KiB", pages(path), "; ".join(fonts) or "?",
-                     "yes" if again[name] == outputs[name] else "no"])
+                     "yes" if again[name] == outputs[name] else "no", pdfa_claim(path)])
     ratio = s.med(times["weasyprint"]) / s.med(times["reportlab"])
     size_ratio = len(outputs["weasyprint"]) / len(outputs["reportlab"])
+    ratio_pdfa = s.med(times["weasyprint-pdfa"]) / s.med(times["reportlab"])
+    size_ratio_pdfa = len(outputs["weasyprint-pdfa"]) / len(outputs["reportlab"])
     s.table(f"(d) {form.title} (v{form.version_number}), {args.repeat} renders each, alternated",
-            ["route", "median", "best", "size", "of which fonts", "pages", "fonts (pdffonts)", "same bytes twice"],
-            rows)
+            ["route", "median", "best", "size", "of which fonts", "pages", "fonts (pdffonts)", "same bytes twice",
+             "XMP claims"], rows)
     print(f"WeasyPrint / reportlab: {ratio:.2f}x the time (of which the HTML from Django templates: "
           f"{s.ms(s.med(times['html']))}), {size_ratio:.2f}x the size.")
+    print(f"WeasyPrint PDF/A-2b / reportlab (PDF/A-2b): {ratio_pdfa:.2f}x the time, {size_ratio_pdfa:.2f}x the size.")
     print(f"Versions: reportlab {reportlab.Version}, WeasyPrint {weasyprint.__version__}, pydyf "
           f"{pydyf.__version__}, Pango {pango_version()}, Debian packages: {debian_versions()}", flush=True)
     return 0
@@ -139,7 +149,7 @@ class HtmlRoute:
         self.template = engines["django"].from_string(PRINT_TEMPLATE)
         self.font_config = FontConfiguration()
         information_title, consent_title = pdf.PART_TITLES.get(form.kind, pdf.DEFAULT_PART_TITLES)
-        fonts = pdf.FONT_DIR
+        from cms.pdf_fonts import FONT_DIR as fonts
         title = header.title if len(header.title) <= 150 else header.title[:147] + "…"
         name = header.nct_number if header.short_name == header.nct_number else \
             f"{header.short_name} — {header.nct_number}"
@@ -169,13 +179,13 @@ class HtmlRoute:
     def html(self) -> str:
         return self.template.render(self.context)
 
-    def render(self) -> bytes:
+    def render(self, **options) -> bytes:
         from weasyprint import HTML
 
         started = time.perf_counter()
         html = self.html()
         self.last_html_seconds = time.perf_counter() - started
-        return HTML(string=html, base_url=str(s.ROOT)).write_pdf(font_config=self.font_config)
+        return HTML(string=html, base_url=str(s.ROOT)).write_pdf(font_config=self.font_config, **options)
 
 
 def _css(text: str) -> str:
@@ -184,6 +194,18 @@ def _css(text: str) -> str:
 
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\A ").replace("<", "\\3C ")
     return mark_safe(f'"{escaped}"')  # noqa: S308 (escaped above for CSS)
+
+
+def pdfa_claim(path: Path) -> str:
+    """The PDF/A part and conformance the file's XMP packet claims, as poppler reads it ("none" without one)."""
+    import re
+
+    if not shutil.which("pdfinfo"):
+        return "?"
+    meta = subprocess.run(["pdfinfo", "-meta", str(path)], capture_output=True, text=True).stdout  # noqa: S603, S607
+    part = re.search(r"pdfaid:part(?:=[\"']|>)\s*(\d)", meta)
+    conformance = re.search(r"pdfaid:conformance(?:=[\"']|>)\s*([ABUabu])", meta)
+    return f"PDF/A-{part.group(1)}{conformance.group(1).lower()}" if part and conformance else "none"
 
 
 def font_bytes(data: bytes) -> int:

@@ -186,3 +186,86 @@ class PrivateCacheMiddleware:
         if user is not None and user.is_authenticated and "Cache-Control" not in response:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the address (path or query string) is a 400 with a message, before any view runs.
+
+    No page takes one, PostgreSQL refuses it in any text (an error deep in a filter, hence a 500), and SQLite's
+    full-text search stops at it. Form fields already refuse it (Django's `ProhibitNullCharactersValidator`);
+    this covers every query parameter of the front end, the admin and its API at once."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                         for key, values in request.GET.lists()):
+            if request.path.startswith("/fhir/"):  # the FHIR API answers with an OperationOutcome, never HTML
+                from django.http import JsonResponse
+
+                return JsonResponse({"resourceType": "OperationOutcome", "issue": [{
+                    "severity": "error", "code": "invalid", "diagnostics": "NUL character in the request."}]},
+                    status=400, content_type="application/fhir+json; charset=utf-8")
+            from django.template.response import TemplateResponse
+
+            response = TemplateResponse(request, "400.html", status=400)
+            return response.render()
+        return self.get_response(request)
+
+
+def _csp_middleware_base():
+    from csp.middleware import CSPMiddleware
+
+    return CSPMiddleware
+
+
+class ContentSecurityPolicyMiddleware(_csp_middleware_base()):
+    """django-csp's middleware, with the admin's relaxations (`ADMIN_CSP_REPLACE`) under `ADMIN_CSP_PREFIXES`: the
+    Wagtail admin's own templates hold inline scripts and styles; the front end keeps the strict policy."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if not report_only and request.path_info.startswith(tuple(settings.ADMIN_CSP_PREFIXES)):
+            parts.replace = {**settings.ADMIN_CSP_REPLACE, **(parts.replace or {})}
+        return parts
+
+
+class StoredFilesMiddleware:
+    """Stored files follow the request's transaction, and an unreachable object store is a 503, not a 500.
+
+    After the view (and its ATOMIC_REQUESTS transaction): objects written for records that were then rolled back are
+    deleted (`cms.files.discard_rolled_back`). A view that meets the object store down (`StoreUnavailable`, or a
+    botocore error while reading) answers 503 with a message: its transaction rolled back, so nothing was written,
+    and the next request tries the store again (no restart needed)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from cms.files import discard_rolled_back
+
+        try:
+            return self.get_response(request)
+        finally:
+            discard_rolled_back()
+
+    def process_exception(self, request, exception):
+        import logging
+
+        from django.template.response import TemplateResponse
+
+        from cms.files import StorageFailed, StoreUnavailable
+        from cms.storage import is_unavailable
+
+        if isinstance(exception, StorageFailed):
+            message = StorageFailed.message
+        elif isinstance(exception, StoreUnavailable) or is_unavailable(exception):
+            message = StoreUnavailable.message
+        else:
+            return None
+        logging.getLogger(__name__).error("File store unavailable during %s %s: %r", request.method, request.path,
+                                          exception)
+        response = TemplateResponse(request, "cms/store_unavailable.html", {"message": message}, status=503)
+        response["Retry-After"] = "30"
+        return response.render()

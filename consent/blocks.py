@@ -58,7 +58,8 @@ class CheckboxBlock(blocks.StructBlock):
 
 
 class FillInBlock(blocks.StructBlock):
-    label = blocks.CharBlock(label=_("label"), max_length=255)
+    # A label may be a whole declaration of several lines ("I have read… My signature also indicates…"): no limit.
+    label = blocks.TextBlock(label=_("label"))
 
     class Meta:
         icon = "edit"
@@ -71,7 +72,7 @@ class SignatureBlock(blocks.StructBlock):
         ("participant", _("Participant")), ("surrogate", _("Surrogate (relative or trusted person)")),
         ("investigator", _("Investigator")), ("witness", _("Witness")),
     ], label=_("signer"))
-    label = blocks.CharBlock(label=_("label"), max_length=255)
+    label = blocks.CharBlock(label=_("label"))
 
     class Meta:
         icon = "user"
@@ -107,3 +108,101 @@ def neutral(stream_value) -> list[dict]:
     (Wagtail's own stored form wraps list items in {"type", "value", "id"} dicts and carries block ids)."""
     representation = stream_value.stream_block.get_api_representation(stream_value)
     return [{"type": block["type"], "value": block["value"]} for block in representation]
+
+
+# --- The ceremony: who signs, in which order, and what the signer is asked to check they understood ----------------
+
+SIGNER_ROLES = [
+    ("participant", _("Participant")),
+    ("representative", _("Legal representative, relative or trusted person")),
+    ("impartial_witness", _("Impartial witness")),
+    ("interpreter", _("Interpreter")),
+    ("investigator", _("Investigator's countersignature (who obtained consent)")),
+]
+HAND_SIGNERS = ("participant", "representative", "impartial_witness", "interpreter")
+
+
+class CeremonySignerBlock(blocks.StructBlock):
+    """One signer of the consent ceremony; the stream's order is the order in which they sign."""
+
+    role = blocks.ChoiceBlock(choices=SIGNER_ROLES, label=_("signer"))
+    requirement = blocks.ChoiceBlock(choices=[
+        ("required", _("Required")),
+        ("optional", _("Optional")),
+        ("if_cannot_read", _("Required when the participant or the representative cannot read")),
+    ], default="required", label=_("required?"))
+    later_within_hours = blocks.IntegerBlock(
+        required=False, min_value=0, max_value=720, label=_("countersignature may be given later, within (hours)"),
+        help_text=_("Investigator's countersignature only: empty or 0 means at the time of the consent."))
+
+    class Meta:
+        icon = "user"
+        label = _("Signer")
+
+    def clean(self, value):
+        from django.core.exceptions import ValidationError
+        from wagtail.blocks.struct_block import StructBlockValidationError
+
+        value = super().clean(value)
+        errors = {}
+        if value.get("later_within_hours") and value["role"] != "investigator":
+            errors["later_within_hours"] = ValidationError(_("Only the investigator's countersignature may be "
+                                                             "given later."))
+        if value["requirement"] == "if_cannot_read" and value["role"] != "impartial_witness":
+            errors["requirement"] = ValidationError(_("Only an impartial witness is required because someone "
+                                                      "cannot read."))
+        if errors:
+            raise StructBlockValidationError(block_errors=errors)
+        return value
+
+
+class CeremonySignersBlock(blocks.StreamBlock):
+    signer = CeremonySignerBlock()
+
+    class Meta:
+        label = _("Signers")
+
+    def clean(self, value):
+        from django.core.exceptions import ValidationError
+
+        value = super().clean(value)
+        roles = [child.value["role"] for child in value]
+        for role in set(roles):
+            if roles.count(role) > 1:
+                raise ValidationError(_("Each signer appears once."))
+        if "investigator" in roles and roles[-1] != "investigator":
+            raise ValidationError(_("The investigator's countersignature comes last."))
+        return value
+
+
+class ComprehensionQuestionBlock(blocks.StructBlock):
+    """A question the signer answers before signing (teach-back, FDA eIC guidance 2016): a wrong answer is shown
+    with its explanation, and discussed before signing."""
+
+    question = blocks.TextBlock(label=_("question"))
+    choices = blocks.ListBlock(blocks.CharBlock(label=_("choice"), max_length=300), min_num=2, max_num=8,
+                               label=_("choices"))
+    right_answer = blocks.IntegerBlock(min_value=1, max_value=8, label=_("number of the right choice"),
+                                       help_text=_("1 for the first choice, 2 for the second…"))
+    explanation = blocks.TextBlock(label=_("explanation to give when the answer is wrong"))
+
+    class Meta:
+        icon = "help"
+        label = _("Comprehension question")
+
+    def clean(self, value):
+        from django.core.exceptions import ValidationError
+        from wagtail.blocks.struct_block import StructBlockValidationError
+
+        value = super().clean(value)
+        if value["right_answer"] > len(value["choices"]):
+            raise StructBlockValidationError(block_errors={"right_answer": ValidationError(
+                _("The right choice must be one of the choices (1 to %(n)s).") % {"n": len(value["choices"])})})
+        return value
+
+
+class ComprehensionBlock(blocks.StreamBlock):
+    question = ComprehensionQuestionBlock()
+
+    class Meta:
+        label = _("Comprehension questions")

@@ -75,6 +75,28 @@ def consent_part(signer_role, signer_label, *, extra=()):
     ]
 
 
+# The ceremony of the patient form v2.0: the patient, an impartial witness when the patient cannot read, an
+# interpreter if needed, then the investigator's countersignature (within 72 h when a coordinator obtained consent).
+CEREMONY = [
+    ("signer", {"role": "participant", "requirement": "required", "later_within_hours": None}),
+    ("signer", {"role": "impartial_witness", "requirement": "if_cannot_read", "later_within_hours": None}),
+    ("signer", {"role": "interpreter", "requirement": "optional", "later_within_hours": None}),
+    ("signer", {"role": "investigator", "requirement": "required", "later_within_hours": 72}),
+]
+QUESTIONS = [
+    ("question", {"question": "Pouvez-vous arrêter votre participation à tout moment ?",
+                  "choices": ["Oui, sans avoir à me justifier et sans conséquence sur mes soins",
+                              "Non, une fois inclus je dois aller jusqu'au bout"],
+                  "right_answer": 1,
+                  "explanation": "Vous pouvez arrêter à tout moment, sans vous justifier ; vos soins n'en sont pas "
+                                 "changés."}),
+    ("question", {"question": "Savez-vous quel produit vous recevrez ?",
+                  "choices": ["Oui, l'argipressine", "Non : ni moi ni l'équipe ne le savons (double aveugle)"],
+                  "right_answer": 2,
+                  "explanation": "Un tirage au sort décide, et ni vous ni l'équipe ne savez quel produit vous "
+                                 "recevez."}),
+]
+
 FORMS = [
     {"key": "patient:fr:1.0", "kind": "patient", "version_number": "1.0", "version_date": datetime.date(2025, 10, 15),
      "title": "Note d'information et consentement du patient — v1.0",
@@ -84,6 +106,16 @@ FORMS = [
      "information": [*STUDY, H("Ce qui change dans cette version"),
                      P("<p>Le seuil de sodium sanguin en dessous duquel on ne peut pas participer passe de 120 "
                        "à 125 mmol/l (amendement n°1).</p>")],
+     "consent": consent_part("participant", "Le patient"),
+     "signers": CEREMONY, "comprehension": QUESTIONS},
+    # A change judged not substantive (a new telephone number): the participants are informed, no new signature.
+    {"key": "patient:fr:2.1", "kind": "patient", "version_number": "2.1", "version_date": datetime.date(2026, 11, 2),
+     "title": "Note d'information et consentement du patient — v2.1",
+     "information": [*STUDY, H("Ce qui change dans cette version"),
+                     P("<p>Le seuil de sodium sanguin en dessous duquel on ne peut pas participer passe de 120 "
+                       "à 125 mmol/l (amendement n°1).</p>"),
+                     P("<p>Le numéro de téléphone de l'équipe de recherche change : 03 80 00 00 17 (démo). "
+                       "Rien d'autre ne change.</p>")],
      "consent": consent_part("participant", "Le patient")},
     {"key": "surrogate:fr:1.0", "kind": "surrogate", "version_number": "1.0",
      "version_date": datetime.date(2025, 10, 15), "title": "Note d'information et consentement d'un proche — v1.0",
@@ -173,12 +205,144 @@ def load_versions(*, trial, sponsor, protocol_versions: dict, report: dict) -> d
     return existing
 
 
+# Who acknowledged each version at each site; the others are still to acknowledge (the LIL staff's home banner).
+ACKNOWLEDGED_BY = {
+    ("patient:fr:1.0", "DIJ"): "coordinator-dij", ("surrogate:fr:1.0", "DIJ"): "coordinator-dij",
+    ("emergency:fr:1.0", "DIJ"): "investigator-dij", ("continuation:fr:1.0", "DIJ"): "coordinator-dij",
+    ("patient:fr:2.0", "DIJ"): "investigator-dij",
+    ("patient:fr:1.0", "LIL"): "coordinator-lil", ("surrogate:fr:1.0", "LIL"): "coordinator-lil",
+    ("emergency:fr:1.0", "LIL"): "investigator-lil", ("continuation:fr:1.0", "LIL"): "coordinator-lil",
+}
+
+
 def load_effectivities(*, trial, sponsor, versions: dict, report: dict) -> None:
+    from django.contrib.auth import get_user_model
+
+    from .models import FormAcknowledgement
+
     for key, code, effective_from in EFFECTIVITIES:
         site = trial.sites.get(code=code)
         version = versions[key]
-        if version.effectivities.filter(site=site).exists():
-            continue
-        services.form_make_effective(actor=sponsor, version=version, sites=[site], effective_from=effective_from)
-        report["created"].append(f"{key} effective at {code}")
+        if not version.effectivities.filter(site=site).exists():
+            services.form_make_effective(actor=sponsor, version=version, sites=[site], effective_from=effective_from)
+            report["created"].append(f"{key} effective at {code}")
+        period = version.effectivities.get(site=site)
+        username = ACKNOWLEDGED_BY.get((key, code))
+        if username and not FormAcknowledgement.objects.filter(effectivity=period).exists():
+            services.form_acknowledgement_create(actor=get_user_model().objects.get(username=username), period=period)
+            report["created"].append(f"acknowledgement of {key} by {code}")
 
+
+# Versions that take effect once the participants exist, with the sponsor's judgement of the change: (form key,
+# site code, effective from, "substantive" or "inform"), then the participant told of it (code, by, when, note).
+LATE_CHANGES = [("patient:fr:2.1", "DIJ", datetime.datetime(2026, 11, 16, 8, 0, tzinfo=PARIS), "inform")]
+INFORMED = [("DIJ-0010", "coordinator-dij", datetime.datetime(2026, 11, 18, 15, 30, tzinfo=PARIS),
+             "Informé(e) lors de la visite de suivi : nouveau numéro de téléphone de l'équipe, remis par écrit "
+             "(démo).")]
+
+
+def load_late_changes(*, trial, sponsor, versions: dict, report: dict) -> None:
+    from django.contrib.auth import get_user_model
+
+    from .models import ConsentTask
+
+    for key, code, effective_from, change_kind in LATE_CHANGES:
+        site, version = trial.sites.get(code=code), versions[key]
+        if not version.effectivities.filter(site=site).exists():
+            services.form_make_effective(actor=sponsor, version=version, sites=[site], effective_from=effective_from,
+                                         change_kind=change_kind)
+            report["created"].append(f"{key} effective at {code} ({change_kind})")
+    for code, username, informed_at, note in INFORMED:
+        task = ConsentTask.objects.filter(participant__site__trial=trial, participant__code=code,
+                                          kind=ConsentTask.Kind.INFORM, closed_at__isnull=True).first()
+        if task is not None:
+            services.task_inform_close(actor=get_user_model().objects.get(username=username), task=task, note=note,
+                                       at=informed_at)
+            report["created"].append(f"{code} informed of the new version")
+
+
+# --- Demo steps (`regulatory.demo.register_step`, from `ConsentConfig.ready`) ---
+
+def load_versions_step(demo) -> None:
+    """After the protocol versions: the forms, which letters may then concern (as "form:<key>")."""
+    demo.loaded["consent_forms"] = load_versions(trial=demo.trial, sponsor=demo.sponsor,
+                                                 protocol_versions=demo.protocol_versions, report=demo.report)
+    demo.concerned.update({f"form:{key}": version for key, version in demo.loaded["consent_forms"].items()})
+
+
+def load_effectivities_step(demo) -> None:
+    """After the favourable opinions: the forms in force at the sites."""
+    load_effectivities(trial=demo.trial, sponsor=demo.sponsor, versions=demo.loaded["consent_forms"],
+                       report=demo.report)
+
+
+# (site code, staff user name, tasks or None for every task they may hold): the demo's delegation logs, from
+# 1 January 2026, signed by each site's principal investigator and acknowledged by each staff member.
+DELEGATIONS = [
+    ("DIJ", "investigator-dij", None), ("DIJ", "coordinator-dij", None),
+    ("DIJ", "nurse-dij", ["register", "withdrawal"]),  # not "obtain informed consent"
+    ("LIL", "investigator-lil", None), ("LIL", "coordinator-lil", None),
+    ("REN", "investigator-ren", None), ("REN", "coordinator-ren", None),
+]
+DELEGATION_START = datetime.date(2026, 1, 1)
+
+
+def load_delegations_step(demo) -> None:
+    """Before the participants: each site's delegation log, through the real services (signed PDFs, filed)."""
+    from django.contrib.auth import get_user_model
+
+    from regulatory import permissions
+    from regulatory.demo_accounts import DEMO_PASSWORD
+    from regulatory.models import DelegatedTask, DelegationEntry, InvestigationalSite
+
+    from .pki import ensure_identities
+    from .services import delegation_acknowledge, delegation_entry_create
+
+    # The log prints signed for each site: the demo's signing identities first (reported as the records' step does).
+    certificates = ensure_identities(sponsor_name=demo.trial.sponsor_name,
+                                     site_codes=list(demo.trial.sites.values_list("code", flat=True)),
+                                     site_names=dict(demo.trial.sites.values_list("code", "name")))
+    for label, status in certificates.items():
+        if status == "created":
+            demo.report["created"].append(f"demo signing certificate {label}")
+        elif status != "kept":
+            demo.report["updated"].append(f"demo signing certificate {label} ({status})")
+    users = get_user_model().objects
+    for code, username, tasks in DELEGATIONS:
+        site = InvestigationalSite.objects.filter(trial=demo.trial, code=code).first()
+        staff = users.filter(username=username).first()
+        if site is None or staff is None or site.principal_investigator_account is None:
+            continue
+        if DelegationEntry.objects.filter(site=site, staff=staff).exists():
+            continue
+        if tasks is None:
+            investigator = permissions.site_investigators(site).filter(pk=staff.pk).exists()
+            tasks = [t for t in DelegatedTask.values if investigator or t != DelegatedTask.EMERGENCY]
+        pi = site.principal_investigator_account
+        entry = delegation_entry_create(actor=pi, site=site, staff=staff, tasks=tasks, start_date=DELEGATION_START,
+                                        end_date=None, username=pi.username, password=DEMO_PASSWORD)
+        delegation_acknowledge(actor=staff, entry=entry, username=staff.username, password=DEMO_PASSWORD)
+        demo.report["created"].append(f"delegation {code} {username}")
+
+
+def load_records_step(demo) -> None:
+    """Last: the participants and their signed consents."""
+    from . import demo_records
+
+    demo_records.load(trial=demo.trial, report=demo.report)
+
+
+def load_late_changes_step(demo) -> None:
+    """After the participants: a version judged not substantive takes effect, and the participants are told."""
+    load_late_changes(trial=demo.trial, sponsor=demo.sponsor, versions=demo.loaded["consent_forms"],
+                      report=demo.report)
+
+
+def register_steps() -> None:
+    from regulatory import demo
+
+    demo.register_step(20, "consent forms", load_versions_step)
+    demo.register_step(50, "consent forms in force", load_effectivities_step)
+    demo.register_step(55, "delegation log", load_delegations_step)
+    demo.register_step(60, "participants and consents", load_records_step)
+    demo.register_step(65, "a change judged not substantive", load_late_changes_step)

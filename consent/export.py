@@ -7,6 +7,9 @@ The zip holds, in this order:
     DIJ-0001/02_2026-12-01T09-30Z_continuation_v1.0.pdf   participant number then record number (all records,
     …                                                  not only the latest); named by code, never by person
     index.csv       one row per record (UTF-8 with a byte-order mark, every cell formula-safe)
+    withdrawals.csv what each withdrawn participant stopped (one row per scope: treatment, follow-up visits, further
+                    data collection, use of the data already collected), from when, why, recorded by whom; only
+                    when the site has withdrawals (same encoding)
     manifest.json   what the zip is (trial, site, counts) and its inventory: each file's path, size and SHA-256
     SHA256SUMS      the same inventory for `sha256sum -c SHA256SUMS`
 
@@ -42,13 +45,16 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from cms.cells import csv_cell
 from regulatory import audit
-from regulatory.audit_views import csv_cell
 
-from .models import ConsentRecord
+from .models import ConsentRecord, Withdrawal
 
 FORMAT = "TrialDocs-consent-records-1"
 INDEX = "index.csv"
+WITHDRAWALS = "withdrawals.csv"
+WITHDRAWAL_COLUMNS = ("participant", "scope", "from_utc", "from_local", "implied_by", "reason", "recorded_by_user",
+                      "recorded_at_utc", "data_already_collected")
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 EXPORTED = "consent.records_exported"
@@ -260,6 +266,14 @@ def _write_zip(site, handle, *, strict: bool, language: str) -> ExportResult:
         index = _index_csv(rows)
         package.writestr(_zip_info(INDEX, as_of), index)
         inventory.append({"path": INDEX, "size": len(index), "sha256": hashlib.sha256(index).hexdigest()})
+        withdrawals = list(Withdrawal.objects.filter(participant__site=site)
+                           .select_related("participant", "recorded_by")
+                           .order_by("participant__number", "at", "pk"))
+        if withdrawals:
+            table = _withdrawals_csv(withdrawals, local)
+            moment = max(w.recorded_at for w in withdrawals)
+            package.writestr(_zip_info(WITHDRAWALS, moment), table)
+            inventory.append({"path": WITHDRAWALS, "size": len(table), "sha256": hashlib.sha256(table).hexdigest()})
         manifest = _manifest(site, records, inventory, problems, as_of=as_of, language=language)
         package.writestr(_zip_info(MANIFEST, as_of), manifest)
         inventory.append({"path": MANIFEST, "size": len(manifest), "sha256": hashlib.sha256(manifest).hexdigest()})
@@ -284,6 +298,48 @@ def _index_csv(rows: list[dict[str, str]]) -> bytes:
     writer.writerow([csv_cell(labels[name]) for name in COLUMNS])
     for row in rows:
         writer.writerow([csv_cell(row[name]) for name in COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def withdrawal_rows(withdrawals, local) -> list[dict[str, str]]:
+    """One row per scope withdrawn (shared by the zip and the participants list's exports)."""
+    return [{
+        "participant": w.participant.code,
+        "scope": w.get_scope_display(),
+        "from_utc": _iso(w.at, datetime.UTC),
+        "from_local": _iso(w.at, local),
+        "implied_by": w.get_implied_by_display() if w.implied_by else "",
+        "reason": w.reason,
+        "recorded_by_user": w.recorded_by.get_username(),
+        "recorded_at_utc": _iso(w.recorded_at, datetime.UTC),
+        "data_already_collected": (pgettext("withdrawal export", "objection recorded: no longer used")
+                                   if w.participant.objects_to_data_use
+                                   else pgettext("withdrawal export", "kept and used (EU CTR art. 28(3))")),
+    } for w in withdrawals]
+
+
+def withdrawal_labels() -> dict[str, str]:
+    zone = timezone.get_default_timezone_name()
+    return {
+        "participant": pgettext("consent export column", "Participant"),
+        "scope": pgettext("consent export column", "Withdrawn from"),
+        "from_utc": pgettext("consent export column", "From (UTC)"),
+        "from_local": pgettext("consent export column", "From (%(zone)s)") % {"zone": zone},
+        "implied_by": pgettext("consent export column", "Stopped with the withdrawal from"),
+        "reason": pgettext("consent export column", "Reason or how it was expressed"),
+        "recorded_by_user": pgettext("consent export column", "Recorded by (user name)"),
+        "recorded_at_utc": pgettext("consent export column", "Recorded at (UTC)"),
+        "data_already_collected": pgettext("consent export column", "Data already collected"),
+    }
+
+
+def _withdrawals_csv(withdrawals, local) -> bytes:
+    labels = withdrawal_labels()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_cell(labels[name]) for name in WITHDRAWAL_COLUMNS])
+    for row in withdrawal_rows(withdrawals, local):
+        writer.writerow([csv_cell(row[name]) for name in WITHDRAWAL_COLUMNS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -9,15 +9,17 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
+from cms.files import save_whole
 from regulatory import audit
 from regulatory.models import InvestigationalSite, TrialPage
+from regulatory.services import signatures_of
 
-from . import selectors
+from . import archival, selectors
 from .blocks import neutral
 from .models import ConsentFormVersionPage, SignedMaster
 from .pdf import FormToPrint, TrialHeader, render_forms
 from .pki import load_identity
-from .signing import SignatureRequest, sign_pdf
+from .signing import SignatureRequest, sign_for_archive
 
 
 def trial_header(trial: TrialPage) -> TrialHeader:
@@ -26,13 +28,15 @@ def trial_header(trial: TrialPage) -> TrialHeader:
 
 
 def form_to_print(version: ConsentFormVersionPage, *, watermark: str) -> FormToPrint:
-    with translation.override(version.language):
+    with translation.override(version.language):  # the form's language, whoever prints it
         kind_label = str(version.get_kind_display())
+        approval = selectors.approval_reference(version)
     return FormToPrint(
         title=version.title, kind=version.kind, kind_label=kind_label, version_number=version.version_number,
-        version_date=f"{version.version_date:%d/%m/%Y}", approval_reference=selectors.approval_reference(version),
+        version_date=f"{version.version_date:%d/%m/%Y}", approval_reference=approval,
         content_hash=version.content_hash, information=neutral(version.information),
-        consent=neutral(version.consent), watermark=watermark,
+        consent=neutral(version.consent), watermark=watermark, language=version.language,
+        approvals=tuple(signature.meaning for signature in signatures_of(version)),
     )
 
 
@@ -52,7 +56,7 @@ def signed_master(*, versions: list[ConsentFormVersionPage], site: Investigation
     if existing is not None:
         return existing
     identity = load_identity(role="sponsor")
-    signed = sign_pdf(unsigned, identity=identity, request=SignatureRequest(
+    signed = sign_for_archive(unsigned, identity=identity, request=SignatureRequest(
         field_name="Promoteur", reason="Document maître approuvé — reproduction conforme",
         location=trial.sponsor_name, certify=True))
     sha256 = hashlib.sha256(signed).hexdigest()
@@ -61,10 +65,11 @@ def signed_master(*, versions: list[ConsentFormVersionPage], site: Investigation
         with transaction.atomic():
             master = SignedMaster(key=key, site=site, watermark=", ".join(watermarks), sha256=sha256,
                                   unsigned_sha256=unsigned_sha256, signer=identity.display_name)
-            master.file.save(f"{sha256}.pdf", ContentFile(signed), save=False)
+            save_whole(master.file, f"{sha256}.pdf", ContentFile(signed))  # a failure: 503 (StoredFilesMiddleware)
             try:
                 master.save()
                 master.versions.set(versions)
+                archival.register(data=signed, master=master)
                 audit.record(actor=actor, action="signedmaster.created", obj=master, object_repr=key[:255],
                              changes={"versions": [None, [str(v) for v in versions]], "sha256": [None, sha256]})
             except Exception:

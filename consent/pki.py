@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 
 from consent.signing import SigningError, SigningIdentity, SigningUnavailable, to_asn1_certificate
@@ -140,6 +140,18 @@ def trust_roots() -> list[asn1_x509.Certificate]:
     return [to_asn1_certificate(cert) for cert in unique.values()]
 
 
+def known_certificates() -> list[asn1_x509.Certificate]:
+    """Intermediate and service certificates that help build paths (the demo PKI's, outside production)."""
+    if production_mode() or settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI:
+        return []
+    found = []
+    for path in sorted(pki_dir().glob("*.cert.pem")):
+        certificate = _read_certificate(path)
+        if certificate is not None:
+            found.append(to_asn1_certificate(certificate))
+    return found
+
+
 def crls() -> list[asn1_crl.CertificateList]:
     """Revocation lists known offline: the demo CA's CRL outside production, none in production."""
     if production_mode() or settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI:
@@ -185,6 +197,28 @@ def _load_p12(path: str | os.PathLike, password: str) -> SigningIdentity:
 
 
 def _read_identity(directory: Path, stem: str) -> SigningIdentity | None:
+    """The identity in `<stem>.cert.pem`/`<stem>.key.pem`, read once per process while the files are unchanged
+    (decrypting a key costs some 60 ms; a signature should not pay it)."""
+    try:
+        stamp = tuple((p.stat().st_mtime_ns, p.stat().st_ino) for p in (
+            directory / f"{stem}.cert.pem", directory / f"{stem}.key.pem", directory / PASSPHRASE_FILE,
+            directory / "ca.cert.pem"))
+    except OSError:
+        return None
+    key = (str(directory), stem)
+    cached = _identities.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    identity = _read_identity_uncached(directory, stem)
+    if identity is not None:
+        _identities[key] = (stamp, identity)
+    return identity
+
+
+_identities: dict[tuple[str, str], tuple[tuple, SigningIdentity]] = {}
+
+
+def _read_identity_uncached(directory: Path, stem: str) -> SigningIdentity | None:
     certificate = _read_certificate(directory / f"{stem}.cert.pem")
     key = _read_key(directory, stem)
     if certificate is None or key is None or certificate.public_key() != key.public_key():
@@ -236,47 +270,274 @@ def ensure_identities(
     directory: Path | None = None,
     site_names: dict[str, str] | None = None,
     force: bool = False,
+    rotate: list[str] | None = None,
 ) -> dict[str, str]:
     """Create what is missing in the demo PKI and keep what is there; `force` makes everything anew.
 
+    The certificates are issued by certomancer from `certomancer.yml` (written here, beside the keys), the file
+    its Animator reads to serve the demo TSA, OCSP responder and CRLs (`manage.py pki_services`): what it serves
+    and what signs here are the same certificates. Each site and sponsor certificate names the OCSP responder
+    and the CRL in its AIA and CRL distribution point extensions.
+
     Returns what happened to each item, in order: {"CA": "created", "CRL": "kept", "sponsor": ...,
-    "site DIJ": ..., "TSA": ...}, each "created", "kept" or "regenerated" (a file was there but unusable,
-    expiring, or issued by another CA). A new CA reissues every certificate already in the directory.
+    "site DIJ": ..., "TSA": ..., "TSA 2": ..., "OCSP": ...}, each "created", "kept", "regenerated" (a file was
+    there but unusable, expiring, or issued by another CA) or "rotated" (`rotate` lists roles to give a new key
+    and certificate: "sponsor" or site codes; the previous certificate stays in the configuration, so that what
+    it signed keeps verifying). A new CA reissues every certificate already in the directory.
     """
     directory = _prepare_directory(Path(directory or pki_dir()))
     codes = list(dict.fromkeys(_site_code(code) for code in site_codes))
+    rotating = {("sponsor" if item == "sponsor" else f"site-{_site_code(item)}") for item in (rotate or [])}
     site_names = {_site_code(code): name for code, name in (site_names or {}).items()}
     passphrase = _ensure_passphrase(directory, force=force)
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    config = None if force else _read_config(directory)
     results: dict[str, str] = {}
 
-    ca = None if force else _usable_pair(directory, "ca", issuer=None, now=now)
-    if ca is None:
+    ca_usable = config is not None and _usable_pair(directory, "ca", issuer=None, now=now) is not None
+    if not ca_usable:
         results["CA"] = _created_or_regenerated(directory, "ca")
-        ca = _create_ca(directory, passphrase, now)
-        # Everything the old CA issued is now orphaned: reissue it, not just what was asked for.
         codes += [code for code in _existing_site_codes(directory) if code not in codes]
+        config = _new_config(now)
+        _write_key(directory, "ca", passphrase, rsa_bits=_RSA_BITS)
         force = True
     else:
         results["CA"] = "kept"
-    ca_cert, ca_key = ca
 
-    results["CRL"] = _ensure_crl(directory, ca_cert, ca_key, now=now, force=force)
-
-    leaves = [("sponsor", "sponsor", _subject_name(sponsor_name, SPONSOR_ROLE), sponsor_name, False)]
+    leaves = [("sponsor", "sponsor", _subject_name(sponsor_name, SPONSOR_ROLE), sponsor_name, "person")]
     for code in codes:
         site = site_names.get(code) or f"Centre investigateur {code}"
-        leaves.append((f"site {code}", f"site-{code}", _subject_name(f"{site} ({code})", SITE_ROLE), site, False))
-    leaves.append(("TSA", "tsa", TSA_NAME, "TrialDocs", True))
-    for label, stem, common_name, organisation, timestamping in leaves:
-        if not force and _usable_pair(directory, stem, issuer=ca_cert, now=now) is not None:
+        leaves.append((f"site {code}", f"site-{code}", _subject_name(f"{site} ({code})", SITE_ROLE), site, "person"))
+    leaves += [("TSA", "tsa", TSA_NAME, "TrialDocs", "tsa"), ("TSA 2", "tsa2", TSA2_NAME, "TrialDocs", "tsa2"),
+               ("OCSP", "ocsp", OCSP_NAME, "TrialDocs", "ocsp")]
+    changed = force
+    for label, stem, common_name, organisation, kind in leaves:
+        current = config["certs"].get(_current_label(config, stem))
+        if not force and stem not in rotating and current is not None and _leaf_usable(directory, config, stem, now):
             results[label] = "kept"
             continue
-        status = _created_or_regenerated(directory, stem)
-        _create_leaf(directory, stem, passphrase, ca_cert, ca_key, now=now, common_name=common_name,
-                     organisation=organisation, timestamping=timestamping)
+        status = "rotated" if stem in rotating and current is not None else _created_or_regenerated(directory, stem)
+        _add_leaf(config, directory, passphrase, stem, common_name, organisation, kind, now=now,
+                  keep_previous=stem in rotating)
         results[label] = status
-    return results
+        changed = True
+    if changed:
+        _write_config(directory, config, passphrase)
+        _export_certificates(directory)
+    ca_cert = _read_certificate(directory / "ca.cert.pem")
+    ca_key = _read_key(directory, "ca")
+    results["CRL"] = _ensure_crl(directory, ca_cert, ca_key, now=now, force=force)
+    order = ["CA", "CRL"]
+    return {name: results[name] for name in order + [name for name in results if name not in order]}
+
+
+# --- the certomancer configuration of the demo PKI ------------------------------------------------------------
+
+CONFIG_FILE = "certomancer.yml"
+ARCH = "trialdocs"
+TSA2_NAME = "TrialDocs demo TSA 2 (DEMO / TEST)"
+OCSP_NAME = "TrialDocs demo OCSP responder (DEMO / TEST)"
+_RSA_BITS = 2048
+_CA_VALID_YEARS = 30  # outlives the 25 years a trial's records are kept, so the demo can prove them at year 10
+_TSA_YEARS, _TSA2_YEARS, _OCSP_YEARS = 5, 15, 15
+
+
+def services_url() -> str:
+    """Where the demo PKI's Animator answers (TSA, OCSP, CRLs): `TRIALDOCS_PKI_SERVICES_URL`."""
+    return settings.TRIALDOCS_PKI_SERVICES_URL.rstrip("/")
+
+
+def demo_tsa_url(label: str = "tsa") -> str:
+    """The demo TSA's URL as written in the demo PKI's configuration, or "" when there is none (or in production,
+    or when the demo PKI is refused)."""
+    if production_mode() or settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI:
+        return ""
+    config = _read_config(pki_dir())
+    if config is None:
+        return ""
+    return f"{config['external-url-prefix'].rstrip('/')}/{ARCH}/tsa/{label}"
+
+
+def config_path(directory: Path | None = None) -> Path:
+    return Path(directory or pki_dir()) / CONFIG_FILE
+
+
+def _read_config(directory: Path) -> dict | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(config_path(directory).read_text())
+        arch = data["pki-architectures"][ARCH]
+        arch["certs"], arch["entities"]  # noqa: B018  # the shape this module writes
+    except (OSError, TypeError, KeyError, yaml.YAMLError):
+        return None
+    return {"external-url-prefix": data.get("external-url-prefix", ""), "keys": data["keysets"][ARCH]["keys"],
+            **arch}
+
+
+def _new_config(now: dt.datetime) -> dict:
+    return {
+        "external-url-prefix": services_url(),
+        "keys": {"ca": {"path": "ca.key.pem"}},
+        "entity-defaults": {"country-name": "FR", "organizational-unit-name": DEMO_MARK},
+        "entities": {"ca": {"common-name": CA_NAME, "organization-name": "TrialDocs"}},
+        "certs": {"ca": {
+            "subject": "ca", "issuer": "ca", "serial": 1,
+            "validity": _validity(now - dt.timedelta(days=365), now + dt.timedelta(days=365 * _CA_VALID_YEARS)),
+            "profiles": [{"id": "simple-ca", "params": {"max-path-len": 0, "crl-repo": "ca", "ocsp-service": "ca"}}],
+        }},
+        "services": {
+            "ocsp": {"ca": {"for-issuer": "ca", "responder-cert": "ocsp", "signing-key": "ocsp"}},
+            "crl-repo": {"ca": {"for-issuer": "ca", "signing-key": "ca", "simulated-update-schedule": "P7D"}},
+            "time-stamping": {"tsa": {"signing-key": "tsa", "signing-cert": "tsa"},
+                              "tsa2": {"signing-key": "tsa2", "signing-cert": "tsa2"}},
+        },
+        "current": {},
+    }
+
+
+def _validity(start: dt.datetime, end: dt.datetime) -> dict:
+    return {"valid-from": start.strftime("%Y-%m-%dT%H:%M:%S+0000"), "valid-to": end.strftime("%Y-%m-%dT%H:%M:%S+0000")}
+
+
+def _current_label(config: dict, stem: str) -> str:
+    """The certificate label now in use for `stem` (after a rotation: `site-DIJ.2`, …)."""
+    return config.get("current", {}).get(stem, stem)
+
+
+def _add_leaf(config, directory, passphrase, stem, common_name, organisation, kind, *, now, keep_previous):
+    previous = _current_label(config, stem)
+    if keep_previous and previous in config["certs"]:
+        # The previous key and certificate stay, under their own label and file names, for the Animator (its
+        # OCSP answers) and for verification: what they signed keeps verifying.
+        kept = previous if previous != stem else f"{stem}.1"
+        (directory / f"{stem}.key.pem").replace(directory / f"{kept}.key.pem")
+        (directory / f"{stem}.cert.pem").replace(directory / f"{kept}.cert.pem")
+        config["keys"][previous] = {"path": f"{kept}.key.pem"}
+        if previous == stem:  # relabel the first generation
+            config["keys"][kept] = config["keys"].pop(stem)
+            config["entities"][kept] = config["entities"].pop(stem)
+            config["certs"][kept] = {**config["certs"].pop(stem), "subject": kept}
+        generation = 2
+        while f"{stem}.{generation}" in config["certs"]:
+            generation += 1
+        label = f"{stem}.{generation}"
+    else:
+        label = previous if previous in config["certs"] else stem
+    key_file = f"{stem}.key.pem"
+    _write_key(directory, stem, passphrase, rsa_bits=_RSA_BITS if kind != "person" else None)
+    config["keys"][label] = {"path": key_file}
+    config["entities"][label] = {"common-name": _fit(common_name, 64), "organization-name": _fit(organisation, 64)}
+    serial = max((spec.get("serial", 1) for spec in config["certs"].values()), default=1) + 1
+    # Backdated as in the checked recipe (people 30 days, services a year, the CA's start): the CA's weekly CRL a
+    # validator finds was issued after the certificate's start, else past validation finds the certificate "not
+    # yet valid" at the CRL's issue time and the proof fails (OUT_OF_BOUNDS_NO_POE).
+    origin = dt.datetime.strptime(config["certs"]["ca"]["validity"]["valid-from"], "%Y-%m-%dT%H:%M:%S%z")
+    start = max(origin, now - dt.timedelta(days=30 if kind == "person" else 365))
+    years = {"tsa2": _TSA2_YEARS, "tsa": _TSA_YEARS, "ocsp": _OCSP_YEARS}.get(kind, _LEAF_YEARS)
+    end = now + dt.timedelta(days=365 * years)  # tsa2, the successor TSA for renewals, outlives the first
+    spec = {"subject": label, "issuer": "ca", "serial": serial, "validity": _validity(start, end)}
+    if kind in ("tsa", "tsa2"):
+        spec["extensions"] = [
+            {"id": "key_usage", "critical": True, "smart-value": {"schema": "key-usage",
+                                                                  "params": ["digital_signature"]}},
+            {"id": "extended_key_usage", "critical": True, "value": ["time_stamping"]},
+        ]
+    elif kind == "ocsp":
+        spec["profiles"] = ["ocsp-responder"]
+    else:
+        spec["profiles"] = ["digsig-commitment"]
+    config["certs"][label] = spec
+    config.setdefault("current", {})[stem] = label
+    if kind == "ocsp":
+        config["services"]["ocsp"]["ca"]["responder-cert"] = label
+        config["services"]["ocsp"]["ca"]["signing-key"] = label
+    if kind in ("tsa", "tsa2"):
+        config["services"]["time-stamping"][stem] = {"signing-key": label, "signing-cert": label}
+
+
+def _leaf_usable(directory: Path, config: dict, stem: str, now: dt.datetime) -> bool:
+    ca = _read_certificate(directory / "ca.cert.pem")
+    certificate = _read_certificate(directory / f"{stem}.cert.pem")
+    key = _read_key(directory, stem)
+    if ca is None or certificate is None or key is None or certificate.public_key() != key.public_key():
+        return False
+    if stem != "tsa2" and certificate.not_valid_after_utc - _RENEW_BEFORE < now:
+        return False
+    return _issued_by(certificate, ca)
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, x509.InvalidSignature):
+        return False
+    return True
+
+
+def _write_key(directory: Path, stem: str, passphrase: bytes, *, rsa_bits: int | None) -> None:
+    # RSA for the CA (its self-signed certificate must come out byte-identical each time certomancer issues it,
+    # and RSA PKCS#1 v1.5 signatures are deterministic), the TSAs and the OCSP responder; EC P-256 for people.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits) if rsa_bits else \
+        ec.generate_private_key(ec.SECP256R1())
+    _write_private(directory / f"{stem}.key.pem", _encrypted_pem(key, passphrase))
+
+
+def _write_config(directory: Path, config: dict, passphrase: bytes) -> None:
+    import yaml
+
+    document = {
+        "external-url-prefix": config["external-url-prefix"],
+        "keysets": {ARCH: {"path-prefix": ".", "default-password": passphrase.decode(), "keys": config["keys"]}},
+        "pki-architectures": {ARCH: {
+            "keyset": ARCH,
+            **{name: config[name] for name in ("entity-defaults", "entities", "certs", "services", "current")},
+        }},
+    }
+    # "current" is ours (which label each role signs with now); certomancer is given the file without it.
+    _write_private(config_path(directory), yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode())
+
+
+def load_certomancer_arch(directory: Path | None = None):
+    """certomancer's view of the demo PKI (`certomancer.registry.PKIArchitecture`)."""
+    import yaml
+    from certomancer.registry import ArchLabel, CertomancerConfig
+
+    directory = Path(directory or pki_dir())
+    document = yaml.safe_load(config_path(directory).read_text())
+    document["pki-architectures"][ARCH].pop("current", None)
+    config = CertomancerConfig(document, key_search_dir=str(directory), lazy_load_keys=True)
+    return config.get_pki_arch(ArchLabel(ARCH))
+
+
+def certomancer_config_for_animator(directory: Path | None = None) -> Path:
+    """The configuration file the Animator reads: `certomancer.yml` without this module's own "current" map,
+    written beside it (0600: it holds the key passphrase)."""
+    import yaml
+
+    directory = Path(directory or pki_dir())
+    document = yaml.safe_load(config_path(directory).read_text())
+    document["pki-architectures"][ARCH].pop("current", None)
+    target = directory / "animator.yml"
+    _write_private(target, yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode())
+    return target
+
+
+def _export_certificates(directory: Path) -> None:
+    """Every certificate as certomancer issues it, as PEM: `<stem>.cert.pem` for the current one of each role,
+    `<label>.cert.pem` for earlier ones (after a rotation)."""
+    from certomancer.registry import CertLabel
+
+    arch = load_certomancer_arch(directory)
+    config = _read_config(directory)
+    current = {label: stem for stem, label in config.get("current", {}).items()}
+    for label in config["certs"]:
+        certificate = arch.get_cert(CertLabel(label))
+        name = current.get(label, label)
+        pem = x509.load_der_x509_certificate(certificate.dump()).public_bytes(serialization.Encoding.PEM)
+        path = directory / f"{name}.cert.pem"
+        if not path.exists() or path.read_bytes() != pem:
+            _write_public(path, pem)
 
 
 def _prepare_directory(directory: Path) -> Path:
@@ -347,81 +608,6 @@ def _fit(text: str, limit: int) -> str:
     while len((text + "…").encode()) > limit:
         text = text[:-1]
     return text.rstrip() + "…"
-
-
-def _name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organisation, 64)),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEMO_MARK),
-        x509.NameAttribute(NameOID.COMMON_NAME, _fit(common_name, 64)),
-    ])
-
-
-def _create_ca(directory: Path, passphrase: bytes, now: dt.datetime):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(CA_NAME, "TrialDocs")
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * _CA_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    _write_private(directory / "ca.key.pem", _encrypted_pem(key, passphrase))
-    _write_public(directory / "ca.cert.pem", certificate.public_bytes(serialization.Encoding.PEM))
-    return certificate, key
-
-
-def _create_leaf(directory, stem, passphrase, ca_cert, ca_key, *, now, common_name, organisation, timestamping):
-    # pyHanko's DummyTimeStamper, and most TSAs, sign with RSA; people sign with EC P-256.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072) if timestamping else ec.generate_private_key(
-        ec.SECP256R1()
-    )
-    not_after = min(now + dt.timedelta(days=365 * _LEAF_YEARS), ca_cert.not_valid_after_utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name, organisation))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
-        )
-    )
-    if timestamping:
-        builder = builder.add_extension(_key_usage(timestamping=True), critical=True).add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
-        )
-    else:
-        builder = builder.add_extension(_key_usage(), critical=True)
-    certificate = builder.sign(ca_key, hashes.SHA256())
-    _write_private(directory / f"{stem}.key.pem", _encrypted_pem(key, passphrase))
-    _write_public(directory / f"{stem}.cert.pem", certificate.public_bytes(serialization.Encoding.PEM))
-
-
-def _key_usage(*, cert_sign: bool = False, timestamping: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=not (cert_sign or timestamping),  # nonRepudiation
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _ensure_crl(directory: Path, ca_cert, ca_key, *, now: dt.datetime, force: bool) -> str:

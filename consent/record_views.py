@@ -1,10 +1,13 @@
 """Site-staff views of participants and consents (tablet-friendly), and the verification short link."""
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -15,10 +18,10 @@ from regulatory import permissions
 from regulatory.models import TrialPage
 from regulatory.selectors import site_for_user
 
-from . import selectors, services
+from . import dashboard, selectors, services
 from .blocks import neutral
-from .forms import ConsentForm, DeathForm, WithdrawalForm
-from .models import ConsentFormVersionPage, ConsentRecord, FormEffectivity
+from .forms import ConsentForm, CountersignForm, DeathForm, InformForm, ScreeningCloseForm, WithdrawalForm
+from .models import ConsentFormVersionPage, ConsentRecord, ConsentTask, FormEffectivity, Participant
 from .pki import SigningUnavailable
 from .services.records import emergency_refusal_message, is_site_investigator, signing_suspended
 
@@ -47,10 +50,16 @@ PARTICIPANTS_PER_PAGE = 50
 
 def participants(request, *, trial: TrialPage, code: str):
     site = _site(request, trial, code)
-    can_record = permissions.can_record_consent(request.user, site)
+    can_record = permissions.can_register_participant(request.user, site)
     if request.method == "POST":
-        if not can_record:
+        if not permissions.is_site_staff(request.user, site):
             raise Http404
+        if not can_record:  # on the staff, not delegated: the page says why, nothing is written
+            messages.error(request, permissions.delegation_refusal(request.user, site, "register"))
+            return HttpResponseRedirect(_url(trial, "participants", site.code.lower()))
+        if request.POST.get("confirm") != "yes":  # first the question, then the registration
+            return TemplateResponse(request, "consent/participant_confirm.html", {
+                "page": trial, "trial": trial, "site": site, "next_code": selectors.next_participant_code(site=site)})
         try:
             participant = services.participant_create(actor=request.user, site=site)
         except ValidationError as error:
@@ -59,12 +68,29 @@ def participants(request, *, trial: TrialPage, code: str):
         else:
             messages.success(request, _("Participant %(code)s registered.") % {"code": participant.code})
             return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    now = timezone.now()
+    state = request.GET.get("state", "")
+    state = state if state in dashboard.STATES else ""
+    listed = dashboard.rows(site=site, state=state, at=now)
+    export_format = request.GET.get("format", "")
+    if export_format in ("csv", "xlsx"):
+        name = f"{trial.nct_number}-{site.code}-participants{'-' + state if state else ''}"
+        if export_format == "csv":
+            return HttpResponse(dashboard.as_csv(listed), content_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return HttpResponse(dashboard.as_xlsx(listed, title=site.code), headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    totals = dashboard.counts(site=site, at=now)
     return TemplateResponse(request, "consent/participants.html", {
         "page": trial, "trial": trial, "site": site, "can_record": can_record,
+        "register_refusal": (permissions.delegation_refusal(request.user, site, "register")
+                             if permissions.is_site_staff(request.user, site) and not can_record else ""),
         # One page at a time: a site may register thousands (bench/tmf_scale.py measured 3 s at 10^4 unpaginated).
-        "participants": Paginator(selectors.participants_of_site(site=site), PARTICIPANTS_PER_PAGE).get_page(
-            request.GET.get("page")),
-        "tasks": selectors.open_tasks(site=site), "now": timezone.now(),
+        "participants": Paginator(listed, PARTICIPANTS_PER_PAGE).get_page(request.GET.get("page")),
+        "tasks": selectors.open_tasks(site=site), "now": now,
+        "totals": totals, "bars": dashboard.chart(totals), "chart_height": dashboard.chart_height(), "state": state,
+        "state_label": dashboard.STATES.get(state, ""),
     })
 
 
@@ -73,33 +99,56 @@ def _closed_reason(reason: str) -> str:
     return {"continuation consent": _("continuation consent"),
             "continuation consent by the representative": _("continuation consent by the representative"),
             "patient's own continuation consent": _("the patient's own continuation consent"),
-            "re-consent": _("re-consent")}.get(reason, reason)
+            "re-consent": _("re-consent"), "participant informed": _("participant informed"),
+            "version withdrawn": _("version withdrawn")}.get(reason, reason)
 
 
 def participant_detail(request, *, trial, code, participant_code):
     site, participant = _participant(request, trial, code, participant_code)
-    can_record = permissions.can_record_consent(request.user, site) and participant.is_active
+    user = request.user
+    can_record = permissions.is_site_staff(user, site) and participant.is_active
+    # What the delegation log gives the user today (the service checks again on the signing date).
+    consent_refusal = permissions.delegation_refusal(user, site, "consent") if can_record else None
     choices = selectors.consent_choices(participant=participant) if can_record else []
+    if consent_refusal:
+        choices = [v for v in choices if v.kind == "emergency"]
+    # Only what the pathway allows now is offered; the rest is named with the reason (the check made at signing).
+    refused = services.kinds_not_offered(participant=participant, kinds=[v.kind for v in choices])
+    not_offered = [(v, refused[v.kind]) for v in choices if v.kind in refused]
+    choices = [v for v in choices if v.kind not in refused]
     # An emergency inclusion is the investigator's attestation: not offered to a coordinator, who is told who may.
     emergency_for_investigator = (any(v.kind == "emergency" for v in choices)
                                   and not is_site_investigator(request.user, site))
     if emergency_for_investigator:
         choices = [v for v in choices if v.kind != "emergency"]
-    tasks = list(participant.tasks.order_by("-created_at"))
+    tasks = list(participant.tasks.select_related("target_version", "closed_by").order_by("-created_at"))
     for task in tasks:
         task.closed_label = _closed_reason(task.closed_reason)
+    withdrawals = list(participant.withdrawals.select_related("recorded_by").order_by("at", "pk"))
+    withdrawal_form = WithdrawalForm(left=services.withdrawal_scopes_left(participant, withdrawals))
+    can_withdraw = (permissions.can_record_withdrawal(user, site) and bool(withdrawal_form.fields["scope"].choices)
+                    and (participant.is_active or (participant.status == Participant.Status.WITHDRAWN
+                                                   and participant.included_at is not None)))
     return TemplateResponse(request, "consent/participant.html", {
         "page": trial, "trial": trial, "site": site, "participant": participant, "can_record": can_record,
-        "records": participant.consents.select_related("version", "obtained_by").order_by("sequence"),
+        "records": participant.consents.select_related("version", "obtained_by", "archival").order_by("sequence"),
         "tasks": tasks, "choices": choices,
         "emergency_for_investigator": emergency_for_investigator and participant.status == "screening",
-        "withdrawal_form": WithdrawalForm(), "death_form": DeathForm(), "now": timezone.now(),
+        "death_form": DeathForm(), "now": timezone.now(),
+        "not_offered": not_offered, "screening_form": ScreeningCloseForm(), "consent_refusal": consent_refusal,
+        "can_record_death": can_record and permissions.can_record_death(user, site),
+        "can_close_screening": can_record and permissions.can_register_participant(user, site),
+        "withdrawal_form": withdrawal_form, "withdrawals": withdrawals, "can_withdraw": can_withdraw,
+        "inform_form": InformForm(), "can_inform": permissions.can_record_consent(request.user, site),
+        "pending": participant.consents.filter(outcome=ConsentRecord.Outcome.PENDING).order_by("sequence"),
+        "can_countersign": permissions.can_countersign_consent(request.user, site),
+        "countersign_form": CountersignForm(),
     })
 
 
 def consent_new(request, *, trial, code, participant_code, version_id):
     site, participant = _participant(request, trial, code, participant_code)
-    if not permissions.can_record_consent(request.user, site):
+    if not permissions.is_site_staff(request.user, site):
         raise Http404
     choices = selectors.consent_choices(participant=participant)
     if request.method == "POST":  # also a form opened before a newer version took effect: the service checks the
@@ -109,20 +158,38 @@ def consent_new(request, *, trial, code, participant_code, version_id):
     if version is None:
         raise Http404
     context = {"page": trial, "trial": trial, "site": site, "participant": participant, "version": version}
+    refused = services.kinds_not_offered(participant=participant, kinds=[version.kind])
+    if refused:  # never a fillable form the pathway would refuse on submit
+        return TemplateResponse(request, "consent/consent_form.html", {
+            **context, "refusal": refused[version.kind]}, status=403)
     if version.kind == "emergency" and not is_site_investigator(request.user, site):
         # Neither the form nor the service: the page says who records an emergency inclusion; nothing is written.
         return TemplateResponse(request, "consent/consent_form.html", {
-            **context, "refusal": emergency_refusal_message(site)}, status=403)
+            **context, "refusal": emergency_refusal_message(site, request.user)}, status=403)
+    if version.kind != "emergency" and request.method != "POST":
+        # Not delegated today: the page says why rather than a form refused on submit (a consent signed on another
+        # day is checked against the log on its signing date, by the service).
+        refusal = permissions.delegation_refusal(request.user, site, "consent")
+        if refusal is not None:
+            return TemplateResponse(request, "consent/consent_form.html", {**context, "refusal": refusal},
+                                    status=403)
     versions = ConsentFormVersionPage.objects.filter(pk=version.pk)
-    statements = [b["value"] for b in neutral(version.consent) if b["type"] == "consent_statement"]
+    blocks = neutral(version.consent)
+    statements = [b["value"] for b in blocks if b["type"] == "consent_statement"]
     initial = {"version": version.pk, "expected_sequence": participant.consents.count(),
-               "signed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+               "signed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+               # an emergency attestation is the investigator's: nobody is shown the note then
+               "information_token": "" if version.kind == "emergency" else _information_token(participant, version)}
     form = ConsentForm(request.POST or None, request.FILES or None, versions=versions.filter(pk=version.pk),
-                       statements=statements, initial=initial)
+                       statements=statements, consent_blocks=blocks, participant_code=participant.code,
+                       initial=initial, ceremony=version.ceremony_signers() if version.kind != "emergency" else (),
+                       questions=version.comprehension_questions() if version.kind != "emergency" else (),
+                       main_roles={"patient": ("participant",), "surrogate": ("representative",)}.get(
+                           version.kind, ("participant", "representative")))
     if request.method == "POST" and form.is_valid():
         try:
             record = services.consent_record_create(
-                actor=request.user, participant=participant, data=_input(form),
+                actor=request.user, participant=participant, data=_input(form, participant),
                 username=form.cleaned_data["username"], password=form.cleaned_data["password"],
                 expected_sequence=form.cleaned_data["expected_sequence"])
         except ValidationError as error:
@@ -135,13 +202,44 @@ def consent_new(request, *, trial, code, participant_code, version_id):
         else:
             messages.success(request, _("Consent recorded and signed: %(record)s.") % {"record": record})
             return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    information_read = form.is_bound and form.data.get("information_seconds", "") != ""
+    countersign_later = any(e["role"] == "investigator" and e["later_within_hours"] for e in
+                            version.ceremony_signers())
     return TemplateResponse(request, "consent/consent_form.html", {
         **context, "form": form, "signing_suspended": signing_suspended(request.user),
+        "information_read": information_read, "consent_rows": form.consent_rows(version.consent),
+        "ceremony_rows": form.ceremony_rows(), "question_rows": form.question_rows(),
+        "can_countersign": permissions.can_countersign_consent(request.user, site),
+        "countersign_later": countersign_later,
     }, status=400 if form.is_bound and form.errors else 200)
 
 
-def _input(form: ConsentForm) -> services.ConsentInput:
+INFORMATION_SALT = "consent.information-note-shown"
+
+
+def _information_token(participant, version) -> str:
+    """Proof, signed by the server, that the page showing this version's information note to this participant's
+    signer was sent, and when: the record keeps that time, not one the page could make up."""
+    return signing.dumps({"p": participant.pk, "v": version.pk, "t": timezone.now().timestamp()},
+                         salt=INFORMATION_SALT, compress=True)
+
+
+def _information_shown_at(token: str, participant, version):
+    try:
+        value = signing.loads(token or "", salt=INFORMATION_SALT, max_age=7 * 24 * 3600)
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("p") != participant.pk or value.get("v") != version.pk:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value["t"]), tz=UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _input(form: ConsentForm, participant) -> services.ConsentInput:
     data = form.cleaned_data
+    others, answers = form.clean_ceremony()
     signature, source = None, ConsentRecord.SignatureSource.NONE
     if data.get("signature_scan"):
         data["signature_scan"].seek(0)
@@ -150,6 +248,9 @@ def _input(form: ConsentForm) -> services.ConsentInput:
     elif data.get("signature_drawn"):
         signature = services.decode_drawn_signature(data["signature_drawn"])
         source = ConsentRecord.SignatureSource.DRAWN
+    elif data.get("signature_typed", "").strip():
+        signature = services.typed_signature_image(data["signature_typed"])
+        source = ConsentRecord.SignatureSource.TYPED
     return services.ConsentInput(
         version=data["version"], signed_at=data["signed_at"], outcome=data["outcome"], answers=form.answers(),
         surrogate_relationship=data["surrogate_relationship"], independence_attested=data["independence_attested"],
@@ -157,7 +258,10 @@ def _input(form: ConsentForm) -> services.ConsentInput:
         no_prior_objection_attested=data["no_prior_objection_attested"],
         signer_role=data.get("signer_role") or "", patient_unable_attested=data.get("patient_unable_attested", False),
         objects_to_data_use=data.get("objects_to_data_use"), witness_name=data["witness_name"],
-        signature_png=signature, signature_source=source)
+        signature_png=signature, signature_source=source, ticks=form.ticks(), fills=form.fills(),
+        information_shown_at=_information_shown_at(data.get("information_token"), participant, data["version"]),
+        information_seconds=data.get("information_seconds"), cannot_read=bool(data.get("cannot_read")),
+        others=others, comprehension=answers)
 
 
 def _participant_event(request, *, trial, code, participant_code, form_class, missing: str, act, done: str):
@@ -183,10 +287,34 @@ def _participant_event(request, *, trial, code, participant_code, form_class, mi
 def withdraw(request, *, trial, code, participant_code):
     return _participant_event(
         request, trial=trial, code=code, participant_code=participant_code, form_class=WithdrawalForm,
-        missing=_("Say how the withdrawal was expressed."), done=_("%(code)s has withdrawn."),
+        missing=_("Choose what the participant withdraws from (and check the date)."),
+        done=_("The withdrawal of %(code)s is recorded."),
         act=lambda participant, data: services.participant_withdraw(
-            actor=request.user, participant=participant, objects_to_data_use=data["objects_to_data_use"],
-            reason=data["reason"]))
+            actor=request.user, participant=participant, scope=data["scope"], reason=data["reason"],
+            at=data.get("withdrawn_at")))
+
+
+@require_POST
+def inform_task_close(request, *, trial, code, participant_code, task_id: int):
+    """The participant was told of a non-substantive change: the "inform" task is closed with a note."""
+    site, participant = _participant(request, trial, code, participant_code)
+    task = get_object_or_404(ConsentTask, pk=task_id, participant=participant)
+    return _participant_event(
+        request, trial=trial, code=code, participant_code=participant_code, form_class=InformForm,
+        missing=_("Say how the participant was informed (and check the date)."),
+        done=_("%(code)s is recorded as informed of the new version."),
+        act=lambda participant, data: services.task_inform_close(
+            actor=request.user, task=task, note=data["note"], at=data.get("informed_at")))
+
+
+@require_POST
+def close_screening(request, *, trial, code, participant_code):
+    return _participant_event(
+        request, trial=trial, code=code, participant_code=participant_code, form_class=ScreeningCloseForm,
+        missing=_("Choose registered in error or screen failure, and give the reason."),
+        done=_("%(code)s is marked as such; the code will not be given again."),
+        act=lambda participant, data: services.participant_close_screening(
+            actor=request.user, participant=participant, status=data["status"], reason=data["reason"]))
 
 
 @require_POST
@@ -196,6 +324,38 @@ def record_death(request, *, trial, code, participant_code):
         missing=_("Give the date and time of death."), done=_("The death of %(code)s is recorded."),
         act=lambda participant, data: services.participant_record_death(
             actor=request.user, participant=participant, died_at=data["died_at"]))
+
+
+@require_POST
+def countersign(request, *, trial, code, participant_code, sequence):
+    """The investigator countersigns a consent given earlier (or declines to): a new signed revision of its PDF."""
+    site, participant = _participant(request, trial, code, participant_code)
+    if not permissions.can_record_consent(request.user, site):
+        raise Http404
+    record = get_object_or_404(ConsentRecord, participant=participant, sequence=sequence)
+    form = CountersignForm(request.POST)
+    decline = request.POST.get("decision") == "decline"
+    if not form.is_valid():
+        messages.error(request, _("Type your user name and your password to sign. Nothing was recorded."))
+    else:
+        try:
+            services.consent_countersign(actor=request.user, record=record, username=form.cleaned_data["username"],
+                                         password=form.cleaned_data["password"], decline=decline,
+                                         reason=form.cleaned_data["reason"])
+        except PermissionDenied:
+            raise Http404 from None
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        except SigningUnavailable as error:
+            messages.error(request, _("The consent could not be signed, so nothing was recorded: %(error)s")
+                           % {"error": error})
+        else:
+            messages.success(request, _("Countersignature declined: consent #%(sequence)s is not a consent.")
+                             % {"sequence": sequence} if decline else
+                             _("Consent #%(sequence)s countersigned: the PDF is signed again (a new revision).")
+                             % {"sequence": sequence})
+    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 def consent_pdf(request, *, trial, code, participant_code, sequence):
@@ -226,3 +386,41 @@ def short_link(request, token: str):
         "record": record, "trial": trial,
         "pdf_url": _url(trial, "consent_pdf", record.participant.site.code.lower(), record.participant.code,
                         record.sequence)})
+
+
+@require_POST
+def acknowledge_form(request, *, trial, code, period_id: int):
+    """The site's staff acknowledge a consent-form version in force at their site."""
+    site = _site(request, trial, code)
+    period = get_object_or_404(FormEffectivity, pk=period_id, site=site)
+    try:
+        services.form_acknowledgement_create(actor=request.user, period=period)
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Acknowledged: %(version)s.") % {"version": period.version})
+    return HttpResponseRedirect(_url(trial, "site_detail", site.code.lower()))
+
+
+@require_POST
+def remind_form(request, *, trial, period_id: int):
+    """The sponsor reminds a site that has not acknowledged a consent-form version in force there."""
+    period = get_object_or_404(FormEffectivity.objects.select_related("site"), pk=period_id, site__trial=trial)
+    if not permissions.can_manage_site(request.user, period.site):
+        raise Http404
+    try:
+        notice = services.form_reminder_send(actor=request.user, period=period)
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    except OSError:
+        messages.error(request, _("The e-mail could not be sent; nothing was recorded. Try again later."))
+    else:
+        messages.success(request, _("Reminder sent to %(count)s person(s) at %(site)s.")
+                         % {"count": len(notice.recipients), "site": period.site.code})
+    return HttpResponseRedirect(_url(trial, "acknowledgement_matrix"))

@@ -26,7 +26,9 @@ from django.conf import settings
 from pyhanko.pdf_utils.generic import encode_pdfdocencoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers import constants as pyhanko_constants
 from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -47,7 +49,16 @@ class SigningError(Exception):
 
 
 class SigningUnavailable(SigningError):
-    """No signing identity is configured for this role or site."""
+    """No signing identity (or no timestamping authority) is configured for this role or site."""
+
+
+class TimestampUnavailable(SigningUnavailable):
+    """The timestamping authority did not answer: nothing was signed."""
+
+
+class ArchivalIncomplete(SigningError):
+    """Completing a signature to B-LTA (or renewing its archive timestamp) failed for now: revocation data or a
+    timestamp could not be had. The file is unchanged; try again later."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,10 @@ class SignatureRequest:
 def sign_pdf(pdf_bytes: bytes, *, identity: SigningIdentity, request: SignatureRequest, timestamper=None) -> bytes:
     """Sign a PDF (PAdES, SHA-256, chain embedded) and return the signed file.
 
-    Without a timestamper and without `TRIALDOCS_TSA_URL` the signature is PAdES B-B. With either, it is
-    timestamped (B-T) and its validation data (chain and CRLs) is embedded in a following revision (B-LT), so
-    it can still be checked offline once the certificates have expired. `timestamper` is a pyHanko
-    `TimeStamper` (tests use the in-process `DummyTimeStamper`); an explicit one wins over the setting.
+    With a `timestamper` (a pyHanko `TimeStamper`: `archival_timestamper()` for the configured TSA) the signature
+    carries a signature timestamp (PAdES B-T), the first step of B-LTA, which `complete_archival` finishes;
+    without one it is PAdES B-B (only for tests and tools: what TrialDocs stores goes through
+    `sign_for_archive`).
     The visible stamp shows the signer's name, the date and time and the meaning (21 CFR 11.50).
 
     Safe to call from synchronous code and from inside a running event loop (async views, Playwright tests);
@@ -101,9 +112,7 @@ async def async_sign_pdf(
     """The coroutine behind `sign_pdf`."""
     if not isinstance(pdf_bytes, bytes | bytearray) or not bytes(pdf_bytes).startswith(b"%PDF-"):
         raise SigningError("Le document à signer n'est pas un fichier PDF.")
-    if timestamper is None and settings.TRIALDOCS_TSA_URL:
-        timestamper = HTTPTimeStamper(settings.TRIALDOCS_TSA_URL)
-    validation_context = _validation_context() if timestamper is not None else None
+    validation_context = None
     text_params = {
         "signer": _stamp_safe(identity.display_name or _common_name(identity.certificate)),
         "reason": _stamp_safe(request.reason),
@@ -115,12 +124,130 @@ async def async_sign_pdf(
         output = await pdf_signer.async_sign_pdf(writer, appearance_text_params=text_params, output=io.BytesIO())
     except SigningError:
         raise
+    except TimestampRequestError as exc:
+        raise TimestampUnavailable(
+            "L'autorité d'horodatage ne répond pas : rien n'a été signé ni enregistré. Réessayez dans un "
+            "instant ; si cela persiste, prévenez l'administrateur.") from exc
     except Exception as exc:  # pyHanko raises a dozen types; callers need one, the cause stays chained
         raise SigningError(f"La signature du document a échoué : {exc}") from exc
-    finally:
-        if validation_context is not None:
-            await validation_context.aclose()
     return output.getvalue()
+
+
+# --- PAdES B-LTA: signature timestamp now, validation data and document timestamp next ----------------------
+
+LEVEL_B_T, LEVEL_B_LTA = "B-T", "B-LTA"
+DOCUMENT_TIMESTAMP_FIELD = "Horodatage"
+
+_timestampers: dict[str, HTTPTimeStamper] = {}
+
+
+def archival_timestamper(url: str = "") -> HTTPTimeStamper:
+    """The RFC 3161 TSA every stored signature is timestamped by: `TRIALDOCS_TSA_URL`, else (outside production)
+    the demo PKI's TSA served by its Animator. One client per URL and process (it keeps its size estimate).
+
+    Raises `SigningUnavailable` when there is none: TrialDocs never stores a signature without a timestamp."""
+    from consent import pki
+
+    url = url or settings.TRIALDOCS_TSA_URL or pki.demo_tsa_url()
+    if not url:
+        raise SigningUnavailable(
+            "Aucune autorité d'horodatage (TSA) n'est configurée : définissez TRIALDOCS_TSA_URL, ou créez la PKI "
+            "de démonstration (`manage.py create_signing_identity`) et lancez ses services (`manage.py "
+            "pki_services`).")
+    if url not in _timestampers:
+        _timestampers[url] = HTTPTimeStamper(url, timeout=10)
+    return _timestampers[url]
+
+
+def sign_for_archive(pdf_bytes: bytes, *, identity: SigningIdentity, request: SignatureRequest) -> bytes:
+    """The signature of a document TrialDocs stores: PAdES B-T now (a signature timestamp from the TSA), to be
+    completed to B-LTA by `complete_archival` (in the background: `consent.tasks.complete_archival`).
+
+    Raises `TimestampUnavailable` when the TSA does not answer (nothing is signed) and `SigningUnavailable` when
+    none is configured: never a signature without its timestamp."""
+    return sign_pdf(pdf_bytes, identity=identity, request=request, timestamper=archival_timestamper())
+
+
+def complete_archival(pdf_bytes: bytes, *, timestamper=None) -> bytes:
+    """B-T → B-LTA: the validation data of the last signature (its certificate chain, OCSP responses and CRLs of
+    the signer and of its timestamp's TSA, fetched from the locations the certificates give) in the document
+    security store, then a document timestamp over the whole, in new incremental revisions: the bytes given stay
+    the start of the result. Raises `ArchivalIncomplete` (nothing returned) when revocation data or the TSA
+    cannot be had: the caller keeps the file as it is and tries again later."""
+    return run_coroutine_sync(lambda: async_complete_archival(pdf_bytes, timestamper=timestamper))
+
+
+async def async_complete_archival(pdf_bytes: bytes, *, timestamper=None) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
+    from pyhanko.sign.validation import dss
+
+    timestamper = timestamper or archival_timestamper()
+    validation_context = _fetching_context()
+    try:
+        reader = PdfFileReader(io.BytesIO(bytes(pdf_bytes)))
+        regular = [sig for sig in reader.embedded_signatures if sig.sig_object_type == "/Sig"]
+        if not regular:
+            raise SigningError("Ce document ne porte aucune signature à compléter.")
+        with_dss = await dss.async_add_validation_info(regular[-1], validation_context, add_vri_entry=False,
+                                                       output=io.BytesIO())
+        writer = IncrementalPdfFileWriter(with_dss)
+        stamped = await PdfTimeStamper(timestamper, field_name=_next_timestamp_field(reader)).async_timestamp_pdf(
+            writer, "sha256", validation_context=validation_context, output=io.BytesIO(),
+            dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True))
+    except SigningError:
+        raise
+    except TimestampRequestError as exc:
+        raise ArchivalIncomplete(f"autorité d'horodatage injoignable ({exc})") from exc
+    except Exception as exc:  # revocation data missing (responder down), TSA error, …: the cause stays chained
+        raise ArchivalIncomplete(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        await validation_context.aclose()
+    return stamped.getvalue()
+
+
+def renew_archive_timestamp(pdf_bytes: bytes, *, timestamper=None) -> bytes:
+    """A new document timestamp over a B-LTA file, with the validation data of the previous one in the DSS
+    (pyHanko's archival timestamp chain update). Raises `ArchivalIncomplete` when it cannot be had."""
+    return run_coroutine_sync(lambda: async_renew_archive_timestamp(pdf_bytes, timestamper=timestamper))
+
+
+async def async_renew_archive_timestamp(pdf_bytes: bytes, *, timestamper=None) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    timestamper = timestamper or archival_timestamper()
+    validation_context = _fetching_context()
+    try:
+        reader = PdfFileReader(io.BytesIO(bytes(pdf_bytes)))
+        output = await PdfTimeStamper(timestamper, field_name=_next_timestamp_field(reader)) \
+            .async_update_archival_timestamp_chain(reader, validation_context, in_place=False, output=io.BytesIO())
+    except TimestampRequestError as exc:
+        raise ArchivalIncomplete(f"autorité d'horodatage injoignable ({exc})") from exc
+    except Exception as exc:
+        raise ArchivalIncomplete(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        await validation_context.aclose()
+    return output.getvalue()
+
+
+def _next_timestamp_field(reader) -> str:
+    names = {str(sig.field_name) for sig in reader.embedded_signatures}
+    number = 1
+    while f"{DOCUMENT_TIMESTAMP_FIELD}{number}" in names:
+        number += 1
+    return f"{DOCUMENT_TIMESTAMP_FIELD}{number}"
+
+
+def _fetching_context() -> ValidationContext:
+    """Trust anchors from `consent.pki`, revocation data fetched from the certificates' AIA and CRL distribution
+    points, and required for every certificate: a missing OCSP response or CRL is an error, not a gap."""
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+
+    from consent import pki
+
+    return ValidationContext(trust_roots=pki.trust_roots(), other_certs=pki.known_certificates(),
+                             allow_fetching=True, revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO))
 
 
 def _pdf_signer(identity, request, *, timestamper, validation_context) -> signers.PdfSigner:
@@ -138,13 +265,30 @@ def _pdf_signer(identity, request, *, timestamper, validation_context) -> signer
     stamp_style = TextStampStyle(
         stamp_text=_stamp_safe(request.stamp_text or STAMP_TEXT), timestamp_format=STAMP_TIME_FORMAT, border_width=1
     )
-    return signers.PdfSigner(
+    return _PdfA2Signer(
         meta,
         signer=_pyhanko_signer(identity),
         timestamper=timestamper,
         stamp_style=stamp_style,
         new_field_spec=fields.SigFieldSpec(request.field_name, on_page=-1, box=request.visible_box),
     )
+
+
+class _PdfA2Signer(signers.PdfSigner):
+    """A PAdES signer that keeps the document PDF 1.7, so that a PDF/A-2 document stays PDF/A-2 once signed.
+
+    For an ECDSA key on a NIST curve (our signing keys), pyHanko declares the ISO 32002 extension, which belongs to
+    PDF 2.0, and so moves the catalogue to /Version 2.0, which PDF/A-2 (based on PDF 1.7) forbids. PAdES in PDF 1.7
+    is declared by the ETSI extension (ESIC), under which ECDSA is allowed (ETSI EN 319 142-1): only that one is
+    declared, as pyHanko does for PAdES."""
+
+    def register_extensions(self, pdf_out, *, md_algorithm: str):
+        if self.signature_meta.subfilter == fields.SigSeedSubFilter.PADES:
+            pdf_out.ensure_output_version(version=(1, 7))
+            if pdf_out.output_version < (2, 0):
+                pdf_out.register_extension(pyhanko_constants.ESIC_EXTENSION_1)
+        else:
+            super().register_extensions(pdf_out, md_algorithm=md_algorithm)
 
 
 def run_coroutine_sync(make_coroutine: Callable[[], Awaitable[T]]) -> T:
@@ -175,13 +319,6 @@ def _pyhanko_signer(identity: SigningIdentity) -> signers.SimpleSigner:
 def to_asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
     """The same certificate as pyHanko and its validator want it (asn1crypto)."""
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
-def _validation_context():
-    """Trust anchors and CRLs to embed for B-LT. Only production certificates may fetch revocation data."""
-    from consent import pki  # pki builds SigningIdentity objects, so it imports this module
-
-    return ValidationContext(trust_roots=pki.trust_roots(), crls=pki.crls(), allow_fetching=pki.production_mode())
 
 
 def _common_name(certificate: x509.Certificate) -> str:

@@ -83,7 +83,7 @@ def print_bulk(request, *, trial: TrialPage, code: str):
 
 def version_pdf(request, *, version: ConsentFormVersionPage):
     """Any version, for trial-wide readers (sponsor, QA, inspectors): marked unless effective somewhere."""
-    trial = TrialPage.objects.ancestor_of(version).get()
+    trial = version.trial
     if not permissions.can_read_trial_wide(request.user, trial):
         raise Http404
     filename = f"{trial.nct_number}-{version.kind}-{version.language}-v{version.version_number}.pdf"
@@ -106,20 +106,53 @@ def _signed(request, *, versions, site, trial, filename):
 MAX_VERIFY_BYTES = 20 * 1024 * 1024
 
 
+def _verification_allowed(user) -> bool:
+    """One more verification for this user within `VERIFY_THROTTLE` (a fixed window counted in Django's cache:
+    verifying stores nothing, so no row counts it). With the default local-memory cache each server process
+    counts on its own; a shared cache (`CACHES`: Redis, the database) counts across processes."""
+    import time
+
+    from django.conf import settings
+    from django.core.cache import cache
+
+    limits = settings.VERIFY_THROTTLE
+    window = int(time.time() // limits["WINDOW_SECONDS"])
+    key = f"trialdocs:verify:{user.pk}:{window}"
+    cache.add(key, 0, timeout=limits["WINDOW_SECONDS"])
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=limits["WINDOW_SECONDS"])
+        count = 1
+    return count <= limits["MAX_PER_USER"]
+
+
 @login_required
 def verify(request):
-    """Upload a PDF: is it intact, who signed it and when, and which stored document is it?"""
-    context = {}
+    """Upload a PDF: is it intact, who signed it and when, and which stored document is it (or was it)?
+
+    Bounded: 20 MB at most, an answer in time whatever the file (`verification.verify_pdf_in_time`), and a few
+    verifications per user in a window (429 beyond, the file unread). Stores nothing."""
+    from django.conf import settings
+
+    context, status = {}, 200
     if request.method == "POST":
         upload = request.FILES.get("pdf")
         if upload is None:
-            context["error"] = _("Choose a PDF file.")
+            context["error"], status = _("Choose a PDF file."), 400
         elif upload.size > MAX_VERIFY_BYTES:
-            context["error"] = _("This file is too large (20 MB at most).")
+            context["error"], status = _("This file is too large (20 MB at most)."), 400
+        elif not _verification_allowed(request.user):
+            context["error"] = _("You have verified %(count)s files in the last few minutes, the most allowed: "
+                                 "try again in a few minutes.") % {"count": settings.VERIFY_THROTTLE["MAX_PER_USER"]}
+            status = 429
         else:
             context["recognition"] = selectors.recognise_pdf(upload.read())
             context["filename"] = upload.name
-    return TemplateResponse(request, "consent/verify.html", context, status=400 if "error" in context else 200)
+    response = TemplateResponse(request, "consent/verify.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(settings.VERIFY_THROTTLE["WINDOW_SECONDS"])
+    return response
 
 
 class MakeEffectiveForm(forms.Form):
@@ -129,9 +162,17 @@ class MakeEffectiveForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
         help_text=_("Local time (Europe/Paris). The version it replaces at each site stops at that same instant."))
 
-    def __init__(self, *args, sites, **kwargs):
+    change_kind = forms.ChoiceField(
+        label=_("The change from the version it replaces"), widget=forms.RadioSelect,
+        choices=[("substantive", _("Substantive: the participants consent again (a re-consent task each)")),
+                 ("inform", _("Not substantive: the participants are informed, no new signature (an \"inform\" "
+                              "task each, closed with a note)"))])
+
+    def __init__(self, *args, sites, judged: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sites"].queryset = sites
+        if judged:  # judged once, for every site
+            del self.fields["change_kind"]
 
 
 def make_effective(request, *, version: ConsentFormVersionPage):
@@ -143,17 +184,19 @@ def make_effective(request, *, version: ConsentFormVersionPage):
 
     from . import services
 
-    trial = TrialPage.objects.ancestor_of(version).get()
+    trial = version.trial
     if not permissions.can_manage_trial(request.user, trial):
         raise Http404
     scope = version.sites.all() if version.is_site_specific else permissions.sites_managed(request.user)
     form = MakeEffectiveForm(request.POST or None, sites=scope.filter(trial=trial).order_by("code"),
+                             judged=bool(version.change_kind),
                              initial={"effective_from": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
                 services.form_make_effective(actor=request.user, version=version, sites=form.cleaned_data["sites"],
-                                             effective_from=form.cleaned_data["effective_from"])
+                                             effective_from=form.cleaned_data["effective_from"],
+                                             change_kind=form.cleaned_data.get("change_kind", ""))
         except ValidationError as error:
             form.add_error(None, error)
         except PermissionDenied:

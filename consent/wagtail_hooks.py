@@ -15,13 +15,13 @@ def consent_admin_urls():
         path("consent/versions/<int:pk>/pdf/", admin_views.version_pdf_view, name="consent_version_pdf"),
         path("consent/versions/<int:pk>/docx/", admin_views.export_view, name="consent_version_docx"),
         path("consent/import/", admin_views.import_view, name="consent_import"),
+        path("consent/import/title/", admin_views.import_title_view, name="consent_import_title"),
     ]
 
 
 class TrialWideMenuItem(MenuItem):
     def is_shown(self, request):
-        user = request.user
-        return any(permissions.can_read_trial_wide(user, t) for t in permissions.trials_accessible(user))
+        return permissions.trials_read_trial_wide(request.user).exists()
 
 
 class ManagerMenuItem(MenuItem):

@@ -1,5 +1,5 @@
-"""When may a version take effect? One rule for every versioned document: protocol versions now, consent-form
-versions later. A version offers `live`, `requires_favourable_opinion` and `non_substantial_justification`."""
+"""When may a version take effect? One rule for every versioned document: protocol versions and consent-form
+versions alike. A version offers `live`, `requires_favourable_opinion` and `non_substantial_justification`."""
 
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _

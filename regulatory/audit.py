@@ -64,9 +64,20 @@ def request_user():
     return info.user if info else None
 
 
+# What belongs to a site, by audit object type ("consent.participant"): object type → (sites → the pks of their
+# objects of that type). The audit viewer hides the entries about them from a reader of some sites only
+# (`audit_views`). Regulatory's own types are listed there; other apps add theirs from their AppConfig.ready().
+SITE_OWNED: dict[str, Any] = {}
+
+
+def register_site_owned(object_type: str, objects_of_sites) -> None:
+    """Entries about objects of `object_type` belong to a site: `objects_of_sites(sites)` gives those objects."""
+    SITE_OWNED[object_type.lower()] = objects_of_sites
+
+
 # Relations followed, in this order, from an object without a trial of its own to one that has it: a consent
 # record's participant, a participant's or activation's site, an activation's version page, a role group's trial.
-_TRIAL_HOPS = ("site", "participant", "activation", "version", "trial_role")
+_TRIAL_HOPS = ("site", "participant", "activation", "effectivity", "version", "trial_role")
 
 
 def trial_of(obj: Any, *, _depth: int = 0) -> int | None:

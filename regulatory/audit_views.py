@@ -23,13 +23,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from cms.cells import csv_cell
+
 from . import permissions
+from .audit_labels import action_label
 from .forms import MAX_ID, PageChoiceField
 from .models import AuditEntry, TrialPage
 
 PAGE_SIZE = 50
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): such cells get a quote.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NONE = "—"
 
 
@@ -37,11 +38,7 @@ NONE = "—"
 
 def readable_trials(user) -> QuerySet[TrialPage]:
     """Trials whose audit entries `user` may read: all for an administrator, else those read trial-wide."""
-    if permissions.is_administrator(user):
-        return TrialPage.objects.all()
-    ids = [trial.pk for trial in permissions.trials_accessible(user)
-           if permissions.can_read_trial_wide(user, trial)]
-    return TrialPage.objects.filter(pk__in=ids)
+    return permissions.trials_read_trial_wide(user)
 
 
 def visible_entries(user, trials: QuerySet[TrialPage] | None = None) -> QuerySet[AuditEntry]:
@@ -61,11 +58,11 @@ def visible_entries(user, trials: QuerySet[TrialPage] | None = None) -> QuerySet
 
 def _unreadable_sites_entries(user, trial_ids) -> Q | None:
     """Entries about the sites of these trials that `user` may not read (an inspection window on some sites only):
-    the sites and what belongs to them, and entries naming them as their site, role group or page path."""
+    the sites and what belongs to them (below, and what other apps registered: `audit.register_site_owned`), and
+    entries naming them as their site, role group or page path."""
     from django.contrib.auth.models import Group
 
-    from consent.models import ConsentRecord, Participant, SignedMaster
-
+    from . import audit
     from .models import InvestigationalSite, SiteAcknowledgement, SiteActivation, TmfDocument
 
     hidden = list(InvestigationalSite.objects.filter(trial_id__in=trial_ids)
@@ -77,10 +74,8 @@ def _unreadable_sites_entries(user, trial_ids) -> Q | None:
         "regulatory.siteactivation": SiteActivation.objects.filter(site__in=hidden),
         "regulatory.siteacknowledgement": SiteAcknowledgement.objects.filter(activation__site__in=hidden),
         "regulatory.tmfdocument": TmfDocument.objects.filter(site__in=hidden),
-        "consent.participant": Participant.objects.filter(site__in=hidden),
-        "consent.consentrecord": ConsentRecord.objects.filter(participant__site__in=hidden),
-        "consent.signedmaster": SignedMaster.objects.filter(site__in=hidden),
         "auth.group": Group.objects.filter(trial_role__site__in=hidden),
+        **{object_type: objects_of(hidden) for object_type, objects_of in audit.SITE_OWNED.items()},
     }
     about = Q(pk__in=[])
     for object_type, objects in owned.items():
@@ -177,8 +172,28 @@ def change_lines(changes) -> list[dict]:
     return lines
 
 
+def _object_kind(object_type: str) -> str:
+    """"consent.consentformversionpage" → "Consent form version" (the model's name in the active language)."""
+    from django.apps import apps
+    from django.utils.text import capfirst
+
+    try:
+        return str(capfirst(apps.get_model(object_type)._meta.verbose_name))
+    except (LookupError, ValueError):
+        return object_type
+
+
+def _person(entry) -> str:
+    """The actor's full name when the account has one ("Claire Coord (démo)"), else the name recorded."""
+    actor = entry.actor
+    if actor is None and entry.actor_label == "system":
+        return gettext("System")  # what the system did by itself (scheduled publications, the demo loader)
+    return (actor.get_full_name() if actor is not None else "") or entry.actor_label
+
+
 def _rows(entries) -> list[dict]:
-    return [{"entry": entry, "changes": change_lines(entry.changes),
+    return [{"entry": entry, "changes": change_lines(entry.changes), "action": action_label(entry.action),
+             "person": _person(entry), "object_kind": _object_kind(entry.object_type) if entry.object_type else "",
              "object_url": reverse("audit_object", args=[entry.object_type, entry.object_id])
              if entry.object_type and entry.object_id and "/" not in entry.object_type + entry.object_id else "",
              "actor_url": reverse("audit_user", args=[entry.actor_id]) if entry.actor_id else ""}
@@ -186,12 +201,6 @@ def _rows(entries) -> list[dict]:
 
 
 # --- CSV --------------------------------------------------------------------------------------------
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text, never runs: one starting like a formula gets a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
 
 class _Echo:
     def write(self, value):
@@ -247,7 +256,7 @@ def _listing(request, *, fixed: dict, hidden: tuple[str, ...] = (), title: str, 
     entries = entries.order_by("-sequence", "-pk")
     if request.GET.get("format") == "csv":
         return _csv_response(entries)
-    page = Paginator(entries.select_related("trial"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(entries.select_related("trial", "actor"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("format", None)

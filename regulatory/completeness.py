@@ -7,7 +7,9 @@ Expected (DOMAIN.md §5, "which expected documents are missing, per site?"):
   `expectations_save`); an artifact is never expected at a level the Reference Model does not file it at.
 
 Filed: an expected artifact counts as filed at a place (the trial, a country, a site) when at least one of its
-documents filed at that very place is *current or superseded*. Superseded documents count because they are the
+documents filed at that very place is *QC-approved* and *current or superseded*. Documents pending QC are counted
+apart (`Row.pending`, `Place.pending`) and never make an artifact filed; rejected ones do not count.
+Superseded documents count because they are the
 TMF's record of what was in force (publishing amendment 1.1 marks protocol 1.0 superseded, yet the Protocol
 artifact is still filed); withdrawn documents (their source was unpublished) and drafts do not.
 
@@ -31,10 +33,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from . import audit, permissions, tmf
-from .models import InvestigationalSite, TmfArtifact, TmfDocument, TmfExpectation, TmfLevel, TrialPage
+from .models import InvestigationalSite, QcStatus, TmfArtifact, TmfDocument, TmfExpectation, TmfLevel, TrialPage
 
 LEVELS = (TmfLevel.TRIAL, TmfLevel.COUNTRY, TmfLevel.SITE)
-COUNTED = (TmfDocument.Status.CURRENT, TmfDocument.Status.SUPERSEDED)
+COUNTED = (TmfDocument.Status.CURRENT, TmfDocument.Status.APPROVED, TmfDocument.Status.SUPERSEDED)
 LEVEL_LABELS = {
     TmfLevel.TRIAL: pgettext_lazy("tmf completeness", "Trial"),
     TmfLevel.COUNTRY: pgettext_lazy("tmf completeness", "Country"),
@@ -79,6 +81,7 @@ class Row:
     artifact: TmfArtifact
     expected: bool
     documents: int
+    pending: int = 0
 
     @property
     def filed(self) -> bool:
@@ -110,6 +113,11 @@ class Place:
     @property
     def missing(self) -> list[TmfArtifact]:
         return [row.artifact for row in self.rows if row.expected and not row.filed]
+
+    @property
+    def pending(self) -> int:
+        """Documents pending QC filed here (not counted as filed)."""
+        return sum(row.pending for row in self.rows)
 
     @property
     def level_label(self) -> str:
@@ -157,11 +165,15 @@ def completeness(trial: TrialPage, user) -> Completeness:
     all_sites = list(InvestigationalSite.objects.filter(trial=trial).order_by("code"))
     readable = set(permissions.sites_accessible(user).filter(trial=trial).values_list("pk", flat=True))
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    pending: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     documents = (tmf.documents_visible(user, trial).filter(status__in=COUNTED)
-                 .values_list("artifact_id", "level", "country", "site_id").annotate(n=Count("pk")).order_by())
-    for artifact_id, level, country, site_id, n in documents:
+                 .exclude(qc_status=QcStatus.REJECTED)
+                 .values_list("artifact_id", "level", "country", "site_id", "qc_status").annotate(n=Count("pk"))
+                 .order_by())
+    for artifact_id, level, country, site_id, qc_status, n in documents:
         key = (level, "" if level == TmfLevel.TRIAL else str(site_id) if level == TmfLevel.SITE else country)
-        counts[key][artifact_id] = counts[key].get(artifact_id, 0) + n
+        found = counts if qc_status == QcStatus.APPROVED else pending
+        found[key][artifact_id] = found[key].get(artifact_id, 0) + n
 
     places = [Place(level=TmfLevel.TRIAL, label=trial.nct_number)]
     places += [Place(level=TmfLevel.COUNTRY, label=country, country=country)
@@ -173,10 +185,12 @@ def completeness(trial: TrialPage, user) -> Completeness:
     for place in places:
         key = place.site.pk if place.site else place.country
         filed_here = counts.get((place.level, str(key)), {})
+        pending_here = pending.get((place.level, str(key)), {})
         place.rows = [Row(artifact=artifact, expected=artifact.pk in expected_at[place.level],
-                          documents=filed_here.get(artifact.pk, 0))
+                          documents=filed_here.get(artifact.pk, 0), pending=pending_here.get(artifact.pk, 0))
                       for artifact in artifacts
-                      if artifact.pk in expected_at[place.level] or artifact.pk in filed_here]
+                      if artifact.pk in expected_at[place.level] or artifact.pk in filed_here
+                      or artifact.pk in pending_here]
     return Completeness(trial=trial, places=places)
 
 

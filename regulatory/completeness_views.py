@@ -23,9 +23,10 @@ from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from cms.cells import csv_cell
+
 from . import completeness as rules
 from . import tmf
-from .audit_views import csv_cell
 
 # openpyxl is not a declared dependency: the XLSX export is offered only where it is installed.
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
@@ -54,12 +55,12 @@ def _export_rows(result) -> list[list]:
         pgettext("tmf completeness", "Place"), pgettext("tmf completeness", "Level"),
         pgettext("tmf completeness", "Artifact number"), pgettext("tmf completeness", "Artifact"),
         pgettext("tmf completeness", "Expected"), pgettext("tmf completeness", "Filed"),
-        pgettext("tmf completeness", "Documents"),
+        pgettext("tmf completeness", "Documents"), pgettext("tmf completeness", "Pending QC"),
     ]]
     for place in result.places:
         for row in place.rows:
             rows.append([place.label, place.level_label, row.artifact.number, row.artifact.name,
-                         yes if row.expected else no, yes if row.filed else no, row.documents])
+                         yes if row.expected else no, yes if row.filed else no, row.documents, row.pending])
     return rows
 
 
@@ -80,20 +81,22 @@ def _csv(trial, result) -> HttpResponse:
 
 
 def _xlsx(trial, result) -> HttpResponse:
-    """Text cells pass through `csv_cell` too: openpyxl stores a string starting with "=" as a formula."""
+    """Typed cells: text as text cells (never a formula, no quote), counts and percentages as numbers."""
     from openpyxl import Workbook
+
+    from .spreadsheets import append_row
 
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = pgettext("tmf completeness", "Completeness")[:31]
     for row in _export_rows(result):
-        sheet.append([cell if isinstance(cell, int) else csv_cell(cell) for cell in row])
+        append_row(sheet, row)
     summary = workbook.create_sheet(pgettext("tmf completeness", "Summary")[:31])
-    summary.append([pgettext("tmf completeness", "Place"), pgettext("tmf completeness", "Level"),
-                    pgettext("tmf completeness", "Expected"), pgettext("tmf completeness", "Filed"), "%"])
+    append_row(summary, [pgettext("tmf completeness", "Place"), pgettext("tmf completeness", "Level"),
+                         pgettext("tmf completeness", "Expected"), pgettext("tmf completeness", "Filed"), "%"])
     for place in result.places:
-        summary.append([csv_cell(place.label), csv_cell(place.level_label), place.expected, place.filed,
-                        float(place.percent) if place.percent is not None else None])
+        append_row(summary, [place.label, place.level_label, place.expected, place.filed,
+                             float(place.percent) if place.percent is not None else None])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)

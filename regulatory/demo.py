@@ -1,14 +1,20 @@
 """The demonstration trial, NCT07063680, from its public registry record (ClinicalTrials.gov, updated
 2026-01-15), plus two fictional sites and the demo accounts. The project keeps its own copy of these facts.
+
+What follows the trial, its sites and accounts is loaded by demo steps, run in their order: regulatory's protocol
+history (`demo_protocol`), and the steps other apps add from their AppConfig.ready() (`register_step`; consent:
+its forms, where they are in force, participants and their consents).
 """
 
 import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 
-from . import demo_protocol, filing, services
+from . import demo_protocol, demo_qc, filing, services
 from .demo_accounts import DEMO_PASSWORD
 from .models import InvestigationalSite, Role, TrialPage
 
@@ -57,16 +63,58 @@ SITES = [
 # (username, first name, last name, role, site code or None). All people are fictional.
 PEOPLE = [
     ("sponsor", "Sophie", "Promot (démo)", Role.SPONSOR, None),
+    # A second sponsor account: the author of a version never approves it (four eyes), so the sponsor's drafts
+    # are approved by someone else of the sponsor's team.
+    ("sponsor-ra", "Rémi", "Réglementaire (démo)", Role.SPONSOR, None),
     ("qa", "Quentin", "Qualité (démo)", Role.SPONSOR_QA, None),
+    # TMF quality control (issue 19): approves or rejects the documents the sponsor files by hand.
+    ("tmf-qc", "Quitterie", "Contrôle (démo)", Role.TMF_QC, None),
     ("inspector", "Ivan", "Inspect (démo)", Role.INSPECTOR, None),
     ("investigator-dij", "Inès", "Vestig (démo)", Role.INVESTIGATOR, "DIJ"),
     ("coordinator-dij", "Claire", "Coord (démo)", Role.COORDINATOR, "DIJ"),
+    # DIJ staff NOT delegated "obtain informed consent" on the delegation log (registers participants, records
+    # withdrawals): the log is enforced.
+    ("nurse-dij", "Nadia", "Infirmière (démo)", Role.COORDINATOR, "DIJ"),
     ("investigator-lil", "Louis", "Vestig (démo)", Role.INVESTIGATOR, "LIL"),
     ("coordinator-lil", "Lucie", "Coord (démo)", Role.COORDINATOR, "LIL"),
     ("investigator-ren", "Romain", "Vestig (démo)", Role.INVESTIGATOR, "REN"),
     ("coordinator-ren", "Rose", "Coord (démo)", Role.COORDINATOR, "REN"),
 ]
 ADMIN = ("admin", "Alice", "Admin (démo)")
+
+
+@dataclass
+class Demo:
+    """What the demo steps share: the trial, the sponsor acting, the report of what was created or updated, and
+    what earlier steps loaded (`concerned`: the documents a letter may concern, by key)."""
+
+    trial: TrialPage
+    sponsor: object
+    report: dict
+    protocol_versions: dict = field(default_factory=dict)
+    concerned: dict = field(default_factory=dict)
+    loaded: dict = field(default_factory=dict)
+
+
+# (order, name) → step; run in order. Regulatory's: 10 protocol versions, 30 correspondence, 40 activations, 70 TMF
+# quality control and milestones.
+_STEPS: dict[tuple[int, str], Callable[[Demo], None]] = {
+    (10, "protocol versions"): demo_protocol.load_versions,
+    (30, "correspondence"): demo_protocol.load_correspondence,
+    (40, "activations and acknowledgements"): demo_protocol.load_activations,
+    (70, "TMF quality control and milestones"): demo_qc.load,
+}
+
+
+def register_step(order: int, name: str, step: Callable[[Demo], None]) -> None:
+    """Run `step(demo)` when the demo is loaded, after the steps of a lower `order`."""
+    for key in [key for key in _STEPS if key[1] == name]:
+        del _STEPS[key]
+    _STEPS[(order, name)] = step
+
+
+def steps() -> list[Callable[[Demo], None]]:
+    return [step for _key, step in sorted(_STEPS.items(), key=lambda item: item[0])]
 
 
 def _demo_user(username: str, first_name: str, last_name: str, *, superuser: bool = False):
@@ -126,9 +174,19 @@ def load(*, home) -> dict:
         if services.role_grant(actor=None, user=user, role=role, trial=trial, site=site):
             report["created"].append(f"role {role} for {username}")
 
+    # Each site's principal investigator signs its delegation log (consent's demo step "delegation log").
+    for code, site in sites.items():
+        if site.principal_investigator_account_id is None:
+            pi = get_user_model().objects.filter(username=f"investigator-{code.lower()}").first()
+            if pi is not None:
+                sites[code] = services.site_update(actor=None, site=site, principal_investigator_account=pi)
+                report["updated"].append(f"site {code} principal investigator's account")
+
     services.trial_setup(actor=None, trial=trial)
     _inspection_window(trial=trial, report=report)
-    demo_protocol.load(trial=trial, sponsor=get_user_model().objects.get(username="sponsor"), report=report)
+    demo = Demo(trial=trial, sponsor=get_user_model().objects.get(username="sponsor"), report=report)
+    for step in steps():
+        step(demo)
     filing.refile_trial(trial)  # files what a demo loaded before automatic filing existed; no change otherwise
     return report
 

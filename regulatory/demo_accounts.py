@@ -5,8 +5,8 @@ from django.contrib.auth.hashers import check_password
 from django.db.models import Q
 
 DEMO_PASSWORD = "trialdocs-demo"  # noqa: S105  # nosec B105  # published on purpose; production refuses it
-DEMO_TRIAL_USERNAMES = ("sponsor", "qa", "inspector", "admin")
-DEMO_SITE_USERNAME_PREFIXES = ("coordinator-", "investigator-")
+DEMO_TRIAL_USERNAMES = ("sponsor", "sponsor-ra", "qa", "inspector", "admin")
+DEMO_SITE_USERNAME_PREFIXES = ("coordinator-", "investigator-", "nurse-")
 
 
 def demo_accounts_with_demo_password() -> list[str]:

@@ -16,7 +16,6 @@ from .models import (
     SiteAcknowledgement,
     SiteActivation,
     SubmissionPage,
-    TrialPage,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -84,6 +83,13 @@ CORRESPONDENCE = [
          "favourable_opinion", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0077-AV",
          ["2.0", "form:patient:fr:2.0", "form:surrogate:fr:1.1:LIL"]),
     ]),
+    ({"title": "Note d'information patient v2.1 : changement non substantiel (démo)",
+      "correspondent": "ethics_committee", "correspondent_name": "CPP tiré au sort (démo)",
+      "reference": "DEMO-CPP-2026-0131"}, [
+        ("Avis favorable : note d'information patient v2.1 (nouveau numéro de téléphone)", "received",
+         datetime.date(2026, 11, 5), "favourable_opinion", "CPP tiré au sort (démo)", "DEMO-CPP-2026-0131-AV",
+         ["form:patient:fr:2.1"]),
+    ]),
 ]
 
 # (version, site, effective from, acknowledged by or None)
@@ -95,47 +101,48 @@ ACTIVATIONS = [
 ]
 
 
-def load(*, trial: TrialPage, sponsor, report: dict) -> None:
-    protocol = ProtocolPage.objects.child_of(trial).get()
+def load_versions(demo) -> None:
+    """The protocol versions, published; letters may concern them (`demo.concerned`, by version number)."""
+    protocol = ProtocolPage.objects.child_of(demo.trial).get()
     versions = {v.version_number: v for v in ProtocolVersionPage.objects.child_of(protocol)}
     for fields in VERSIONS:
         if fields["version_number"] not in versions:
-            version = services.protocol_version_create(actor=sponsor, protocol=protocol, publish=True, **fields)
+            version = services.protocol_version_create(actor=demo.sponsor, protocol=protocol, publish=True, **fields)
             versions[version.version_number] = version
-            report["created"].append(f"protocol version {version.version_number}")
+            demo.report["created"].append(f"protocol version {version.version_number}")
+    demo.protocol_versions = versions
+    demo.concerned.update(versions)
 
-    from consent import demo as consent_demo  # the demo spans both apps; the apps themselves stay apart
 
-    forms = consent_demo.load_versions(trial=trial, sponsor=sponsor, protocol_versions=versions, report=report)
-    concerned = {**versions, **{f"form:{key}": version for key, version in forms.items()}}
-
-    index = CorrespondenceIndexPage.objects.child_of(trial).get()
+def load_correspondence(demo) -> None:
+    """The submissions and their letters, each concerning the documents it names (`demo.concerned`)."""
+    index = CorrespondenceIndexPage.objects.child_of(demo.trial).get()
     for submission_fields, letters in CORRESPONDENCE:
         submission = SubmissionPage.objects.child_of(index).filter(title=submission_fields["title"]).first()
         if submission is None:
-            submission = services.submission_create(actor=sponsor, index=index, **submission_fields)
-            report["created"].append(f"submission {submission.title}")
+            submission = services.submission_create(actor=demo.sponsor, index=index, **submission_fields)
+            demo.report["created"].append(f"submission {submission.title}")
         for title, direction, date, item_type, correspondent, reference, concerns in letters:
             if CorrespondenceItemPage.objects.child_of(submission).filter(title=title).exists():
                 continue
             services.correspondence_item_create(
-                actor=sponsor, submission=submission, title=title, direction=direction, date=date,
+                actor=demo.sponsor, submission=submission, title=title, direction=direction, date=date,
                 item_type=item_type, correspondent=correspondent, reference=reference,
-                concerns=[concerned[key] for key in concerns])
-            report["created"].append(f"letter {title}")
+                concerns=[demo.concerned[key] for key in concerns])
+            demo.report["created"].append(f"letter {title}")
 
+
+def load_activations(demo) -> None:
+    """The protocol versions in force at the sites, and the sites' acknowledgements."""
     users = get_user_model().objects
     for number, code, effective_from, acknowledger in ACTIVATIONS:
-        site = trial.sites.get(code=code)
-        activation = SiteActivation.objects.filter(version=versions[number], site=site).first()
+        site = demo.trial.sites.get(code=code)
+        version = demo.protocol_versions[number]
+        activation = SiteActivation.objects.filter(version=version, site=site).first()
         if activation is None:
-            activation = services.activation_create(actor=sponsor, version=versions[number], site=site,
+            activation = services.activation_create(actor=demo.sponsor, version=version, site=site,
                                                     effective_from=effective_from)
-            report["created"].append(f"v{number} effective at {code}")
+            demo.report["created"].append(f"v{number} effective at {code}")
         if acknowledger and not SiteAcknowledgement.objects.filter(activation=activation).exists():
             services.acknowledgement_create(actor=users.get(username=acknowledger), activation=activation)
-            report["created"].append(f"acknowledgement of v{number} by {code}")
-    consent_demo.load_effectivities(trial=trial, sponsor=sponsor, versions=forms, report=report)
-    from consent import demo_records
-
-    demo_records.load(trial=trial, report=report)
+            demo.report["created"].append(f"acknowledgement of v{number} by {code}")

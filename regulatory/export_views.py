@@ -3,12 +3,13 @@
 Who: the list and the progress are for whoever reads the trial's TMF (`tmf.readable_trial`; anyone else gets a
 404); starting an export is the sponsor's or an administrator's (`tmf.can_file`; other readers get a 403, and
 inspectors' posts are refused by their middleware anyway); a package holds every site's documents, so only a
-reader who sees every site of the trial downloads it.
+reader who sees every site of the trial downloads it, and, when it holds documents QC had not approved, only the
+sponsor's side (`permissions.tmf_package_holds_unapproved`).
 """
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,6 +30,9 @@ STATE_LABELS = {
 }
 
 
+STALLED_LABEL = pgettext_lazy("TMF export state", "Stalled")
+
+
 def _trial(request, nct: str):
     return tmf.readable_trial(request.user, nct)
 
@@ -44,8 +48,9 @@ def _job(request, nct: str, pk: int) -> TmfExportJob:
 
 
 def _status(job: TmfExportJob) -> dict:
-    return {"state": job.state, "done": job.done, "total": job.total, "percent": job.percent,
-            "label": str(STATE_LABELS.get(job.state, job.state))}
+    return {"state": "stalled" if job.stalled else job.state, "done": job.done, "total": job.total,
+            "percent": job.percent,
+            "label": str(STALLED_LABEL if job.stalled else STATE_LABELS.get(job.state, job.state))}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -57,16 +62,21 @@ def exports(request, nct: str):
     if request.method == "POST":
         if not can_start:
             raise PermissionDenied
-        tasks.start_export(actor=request.user, trial=trial)
-        messages.success(request, _("The export has started; the package will be ready to download here."))
+        try:
+            tasks.start_export(actor=request.user, trial=trial)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("The export has started; the package will be ready to download here."))
         return HttpResponseRedirect(reverse("tmf_exports", args=[trial.nct_number]))
     jobs = list(TmfExportJob.objects.filter(trial=trial).select_related("requested_by")[:RECENT])
     for job in jobs:
-        job.state_label = STATE_LABELS.get(job.state, job.state)
+        job.state_label = STALLED_LABEL if job.stalled else STATE_LABELS.get(job.state, job.state)
     return TemplateResponse(request, "regulatory/tmf/exports.html", {
         "trial": trial, "jobs": jobs, "can_start": can_start,
         "can_download": sees_every_site(request.user, trial),
-        "running": [job.pk for job in jobs if job.state in (TmfExportJob.State.QUEUED, TmfExportJob.State.RUNNING)],
+        "running": [job.pk for job in jobs
+                    if job.state in (TmfExportJob.State.QUEUED, TmfExportJob.State.RUNNING) and not job.stalled],
     })
 
 
@@ -86,6 +96,8 @@ def export_download(request, nct: str, pk: int):
     job = _job(request, nct, pk)
     if not sees_every_site(request.user, job.trial):
         raise PermissionDenied
+    if permissions.tmf_package_holds_unapproved(request.user, job):  # inspectors read QC-approved documents only
+        raise PermissionDenied
     if job.state != TmfExportJob.State.DONE or not job.file:
         raise Http404
     try:
@@ -96,3 +108,18 @@ def export_download(request, nct: str, pk: int):
                  changes={"sha256": [None, job.sha256], "file": [None, job.file.name.rsplit("/", 1)[-1]]})
     return FileResponse(handle, as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1],
                         content_type="application/zip")
+
+
+@require_http_methods(["POST"])
+def export_retry(request, nct: str, pk: int):
+    """Run a stalled export again (the sponsor or an administrator); one still moving is left alone."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("tmf_exports", args=[nct]))
+    job = _job(request, nct, pk)
+    try:
+        tasks.retry_export(actor=request.user, job=job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The export was queued again."))
+    return HttpResponseRedirect(reverse("tmf_exports", args=[job.trial.nct_number]))

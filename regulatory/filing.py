@@ -1,38 +1,37 @@
 """Automatic filing: every document the system holds appears in the trial's TMF under its Reference Model artifact.
 
-Each source object (a published protocol version, an approved consent-form version, a published letter and its
-attachments, a site acknowledgement) gives one or more `Filing`s; `refile` turns them into `TmfDocument` rows,
-idempotently. A row is never deleted: a filing its source no longer gives (a letter unpublished) is marked
-withdrawn. The artifact numbers below were checked against the v3.3.1 spreadsheet (tests/test_filing.py reads
-them back from the taxonomy, which tests/test_tmf_reference_model.py checks against the spreadsheet).
+The engine below knows no model of its own. Each kind of filed document is one `FiledSource`, registered by the
+app that owns the model from its AppConfig.ready() (`register`): regulatory's protocol versions, letters and
+site acknowledgements (`regulatory/tmf_sources.py`), consent's form versions (`consent/tmf_sources.py`). A source
+says which objects of a trial it files, the `Filing`s one object gives (artifact, level, status, version), which
+other objects a change of it can supersede, how the bytes an inspector downloads are produced, and which saves
+refile it (a page source is also refiled when published or unpublished: `receivers.file_page`).
 
-`content(document)` gives the bytes an inspector downloads: the uploaded file, the Word/PDF file attached to the
-source, or a PDF rendered from the source (consent forms as printed, a record sheet for letters without a file
-and for acknowledgements).
+`refile` turns the filings of one object into `TmfDocument` rows, idempotently. A row is never deleted: a filing
+its source no longer gives (a letter unpublished) is marked withdrawn. The artifact numbers below were checked
+against the v3.3.1 spreadsheet (regulatory/tests/test_filing.py reads them back from the taxonomy, which
+regulatory/tests/test_tmf_taxonomy.py checks against the spreadsheet).
+
+`content(document)` gives the bytes an inspector downloads: the uploaded file, or what the document's source
+produces (a file attached to the source, a consent form as printed, a record sheet).
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import unescape
 
-from django.db import transaction
-from django.utils import timezone
+from django.db import models, transaction
+from django.db.models.signals import post_save
 from django.utils.html import strip_tags
+from django.utils.text import get_valid_filename
 
 from . import tmf
-from .models import (
-    CorrespondenceAttachment,
-    CorrespondenceItemPage,
-    InvestigationalSite,
-    ProtocolVersionPage,
-    SiteAcknowledgement,
-    TmfDocument,
-    TmfLevel,
-    TrialPage,
-)
+from .models import InvestigationalSite, QcStatus, TmfDocument, TmfSettings, TrialPage
 from .models.correspondence import Correspondent, ItemType
 
 # Artifact numbers (TMF Reference Model v3.3.1).
@@ -52,6 +51,10 @@ IEC_TERMINATION = "04.03.03"
 IEC_COMMUNICATIONS = "04.04.01"
 PROTOCOL_SIGNATURE_PAGE = "05.02.02"
 AMENDMENT_SIGNATURE_PAGE = "05.02.03"
+SITE_SIGNATURE_SHEET = "05.02.18"  # "Delegation of Authority Log"
+SITE_EVIDENCE_OF_TRAINING = "05.03.03"
+MONITORING_VISIT_REPORT = "05.04.03"
+MONITORING_FOLLOW_UP = "05.04.12"
 
 # The CPP and the ANSM are French national bodies: their letters are filed at country level, FR.
 NATIONAL_COUNTRY = "FR"
@@ -71,10 +74,6 @@ CORRESPONDENCE_ARTIFACTS = {
         ItemType.END_OF_TRIAL: REGULATORY_TERMINATION, None: REGULATORY_COMMUNICATIONS,
     },
 }
-AUTOMATIC_ARTIFACTS = sorted({
-    PROTOCOL, PROTOCOL_AMENDMENT, INFORMED_CONSENT_FORM, SUBJECT_INFORMATION_SHEET, PROTOCOL_SIGNATURE_PAGE,
-    AMENDMENT_SIGNATURE_PAGE, *(n for table in CORRESPONDENCE_ARTIFACTS.values() for n in table.values()),
-})
 
 Status = TmfDocument.Status
 
@@ -117,119 +116,128 @@ def stream_text(stream) -> str:
     return " ".join(t.strip() for t in _texts(raw) if t.strip())
 
 
-def _joined(*parts) -> str:
+def joined(*parts) -> str:
     return "\n".join(str(p) for p in parts if p)
 
 
-# --- Sources -------------------------------------------------------------------------------------------------
+# --- Content --------------------------------------------------------------------------------------------------
 
-def _protocol_filings(version: ProtocolVersionPage) -> list[Filing]:
-    if not version.live:
-        return []
-    trial = TrialPage.objects.ancestor_of(version).get()
-    newer = [v for v in ProtocolVersionPage.objects.live().descendant_of(trial)
-             if v.version_key > version.version_key]
-    return [Filing(
-        artifact=PROTOCOL_AMENDMENT if version.is_amendment else PROTOCOL, level=TmfLevel.TRIAL,
-        title=version.title, document_date=version.version_date, version=version.version_number,
-        status=Status.SUPERSEDED if newer else Status.CURRENT, series="protocol",
-        search_text=_joined(version.title, version.summary_of_changes, version.rationale,
-                            version.affected_sections, version.non_substantial_justification,
-                            stream_text(version.body)),
-    )]
+@dataclass
+class Content:
+    data: bytes
+    filename: str
+    content_type: str
 
 
-def _consent_filings(version) -> list[Filing]:
-    from consent import selectors as consent_selectors
-
-    state = consent_selectors.status(version)
-    if state in ("draft", "submitted"):
-        return []  # not approved text: stays in the sponsor's workflow, not in the TMF
-    trial_status = {"withdrawn": Status.WITHDRAWN, "superseded": Status.SUPERSEDED}.get(state, Status.CURRENT)
-    series = f"consent-{version.kind}-{version.language}"
-    text = _joined(version.title, stream_text(version.information), stream_text(version.consent))
-    common = {"title": version.title, "document_date": version.version_date, "version": version.version_number,
-                  "series": series, "search_text": text}
-    filings = [Filing(artifact=INFORMED_CONSENT_FORM, level=TmfLevel.TRIAL, status=trial_status, **common)]
-    if version.information:
-        filings.append(Filing(artifact=SUBJECT_INFORMATION_SHEET, level=TmfLevel.TRIAL, status=trial_status,
-                              part="information", **common))
-    now = timezone.now()
-    periods = {}
-    for period in version.effectivities.select_related("site").order_by("effective_from"):
-        periods.setdefault(period.site, []).append(period)
-    for site, site_periods in periods.items():
-        current = any(p.effective_from <= now and (p.effective_until is None or p.effective_until > now)
-                      for p in site_periods)
-        ended = all(p.effective_until is not None and p.effective_until <= now for p in site_periods)
-        site_status = (Status.WITHDRAWN if state == "withdrawn" else Status.CURRENT if current
-                       else Status.SUPERSEDED if ended else Status.CURRENT)
-        filings.append(Filing(artifact=INFORMED_CONSENT_FORM, level=TmfLevel.SITE, site=site, country=site.country,
-                              status=site_status, **common))
-    return filings
+def file_content(field_file, filename: str) -> Content:
+    """The bytes of a stored file, under `filename`, typed by its extension."""
+    with field_file.open("rb") as handle:
+        data = handle.read()
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return Content(data, filename, content_type)
 
 
-def _correspondence_filings(item: CorrespondenceItemPage) -> list[Filing]:
-    if not item.live:
-        return []
-    submission = item.get_parent().specific
-    table = CORRESPONDENCE_ARTIFACTS[submission.correspondent]
-    artifact = table.get(item.item_type, table[None])
-    common = {"artifact": artifact, "level": TmfLevel.COUNTRY, "country": NATIONAL_COUNTRY,
-                  "document_date": item.date, "version": item.reference, "series": f"letter-{item.pk}"}
-    filings = [Filing(title=item.title, search_text=_joined(
-        item.title, item.reference, item.correspondent, submission.title, submission.correspondent_name,
-        strip_tags(item.body)), **common)]
-    for attachment in item.attachments.select_related("document"):
-        label = attachment.label or attachment.document.title
-        filings.append(Filing(title=f"{item.title} — {label}", part=f"attachment-{attachment.pk}",
-                              search_text=_joined(item.title, label, attachment.document.title), **common))
-    return filings
+def pdf_content(data: bytes, base: str) -> Content:
+    return Content(data, base + ".pdf", "application/pdf")
 
 
-def _acknowledgement_filings(ack: SiteAcknowledgement) -> list[Filing]:
-    activation = ack.activation
-    version, site = activation.version, activation.site
-    return [Filing(
-        artifact=AMENDMENT_SIGNATURE_PAGE if version.is_amendment else PROTOCOL_SIGNATURE_PAGE,
-        level=TmfLevel.SITE, site=site, country=site.country,
-        title=f"Prise de connaissance — {version.title} — {site.code}",
-        document_date=timezone.localdate(ack.acknowledged_at), version=version.version_number,
-        series=f"acknowledgement-{site.code}-{version.pk}",
-        search_text=_joined(version.title, site.code, site.name, ack.acknowledged_by.get_full_name()),
-    )]
+def extension_of(name: str) -> str:
+    """".docx" for "a/b.DOCX"; "" for a name without one."""
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
-def _consent_version_model():
-    from consent.models import ConsentFormVersionPage
+# --- Sources --------------------------------------------------------------------------------------------------
 
-    return ConsentFormVersionPage
+class FiledSource(ABC):
+    """One kind of document filed in the TMF automatically, described by the app that owns `model`.
+
+    `refile_on_publish`: the objects are pages, refiled (with `affected`) when published or unpublished.
+    `refile_on_save`: (model label, instance → source object): after such a save, that object is refiled.
+    `pdf_preview`: the document page shows the content in a frame (it is a PDF whatever the source holds).
+    """
+
+    model: type[models.Model]
+    artifacts: tuple[str, ...] = ()
+    refile_on_publish: bool = False
+    refile_on_save: tuple[tuple[str, Callable], ...] = ()
+    pdf_preview: bool = True
+
+    @property
+    def label(self) -> str:
+        """The `source_type` of its TMF rows."""
+        return self.model._meta.label_lower
+
+    @abstractmethod
+    def objects(self, trial: TrialPage) -> Iterable:
+        """Every object of the trial this source files (those it currently gives nothing for included)."""
+
+    @abstractmethod
+    def filings(self, obj) -> list[Filing]:
+        """What `obj` gives to the TMF now; [] when it gives nothing (a draft)."""
+
+    @abstractmethod
+    def content(self, obj, document: TmfDocument, base: str) -> Content:
+        """The bytes of `document`, filed from `obj`; `base` is the file name without extension."""
+
+    def trial_of(self, obj) -> TrialPage:
+        """The trial `obj` is filed in (a page: the trial above it; raises TrialPage.DoesNotExist if none)."""
+        return TrialPage.objects.ancestor_of(obj).get()
+
+    def affected(self, obj) -> list:
+        """The objects whose filing a change of `obj` can alter: itself, and those it can supersede."""
+        return [obj]
 
 
-def _sources(trial: TrialPage):
-    yield from ProtocolVersionPage.objects.descendant_of(trial).live().specific()
-    yield from _consent_version_model().objects.descendant_of(trial).live().specific()
-    yield from CorrespondenceItemPage.objects.descendant_of(trial).live().specific()
-    yield from SiteAcknowledgement.objects.filter(activation__site__trial=trial).select_related(
-        "activation__version", "activation__site", "acknowledged_by")
+_SOURCES: dict[str, FiledSource] = {}
+
+
+def register(source: FiledSource) -> FiledSource:
+    """File the objects of `source.model` in the TMF (again registering a model replaces its source)."""
+    unregister(source.label)
+    _SOURCES[source.label] = source
+    for sender, to_object in source.refile_on_save:
+        post_save.connect(_refiler(to_object), sender=sender, weak=False,
+                          dispatch_uid=f"trialdocs_tmf_{source.label}_{sender.lower()}")
+    return source
+
+
+def unregister(label: str) -> None:
+    source = _SOURCES.pop(label, None)
+    for sender, _to_object in getattr(source, "refile_on_save", ()):
+        post_save.disconnect(sender=sender, dispatch_uid=f"trialdocs_tmf_{label}_{sender.lower()}")
+
+
+def _refiler(to_object: Callable):
+    def refile_after_save(sender, instance, raw=False, **kwargs):
+        if not raw:  # loading a fixture: the rows come with it
+            refile_for(to_object(instance))  # and what it can supersede (a version taking effect at a site)
+
+    return refile_after_save
+
+
+def sources() -> list[FiledSource]:
+    return list(_SOURCES.values())
+
+
+def source_of(obj) -> FiledSource | None:
+    """The source filing `obj` (looked up along its class's ancestry), or None when it is not filed."""
+    for klass in type(obj).__mro__:
+        meta = getattr(klass, "_meta", None)
+        if meta is not None and not meta.abstract and meta.label_lower in _SOURCES:
+            return _SOURCES[meta.label_lower]
+    return None
+
+
+def automatic_artifacts() -> list[str]:
+    """Every artifact number the registered sources file to."""
+    return sorted({number for source in _SOURCES.values() for number in source.artifacts})
 
 
 def filings_for(obj) -> list[Filing]:
-    if isinstance(obj, ProtocolVersionPage):
-        return _protocol_filings(obj)
-    if isinstance(obj, CorrespondenceItemPage):
-        return _correspondence_filings(obj)
-    if isinstance(obj, SiteAcknowledgement):
-        return _acknowledgement_filings(obj)
-    if isinstance(obj, _consent_version_model()):
-        return _consent_filings(obj)
-    raise TypeError(f"{type(obj).__name__} is not filed in the TMF")
-
-
-def _trial_of(obj) -> TrialPage:
-    if isinstance(obj, SiteAcknowledgement):
-        return obj.activation.site.trial
-    return TrialPage.objects.ancestor_of(obj).get()
+    source = source_of(obj)
+    if source is None:
+        raise TypeError(f"{type(obj).__name__} is not filed in the TMF")
+    return source.filings(obj)
 
 
 # --- Filing ---------------------------------------------------------------------------------------------------
@@ -239,23 +247,30 @@ FIELDS = ("level", "title", "document_date", "version", "status", "series", "cou
 
 @transaction.atomic
 def refile(obj) -> list[TmfDocument]:
-    """Bring the TMF rows of one source in line with what it gives now."""
-    source_type, source_id = obj._meta.label_lower, str(obj.pk)
+    """Bring the TMF rows of one source object in line with what it gives now."""
+    source = source_of(obj)
+    if source is None:
+        raise TypeError(f"{type(obj).__name__} is not filed in the TMF")
+    source_type, source_id = source.label, str(obj.pk)
     existing = {(d.source_part, d.artifact.number, d.site_id): d for d in TmfDocument.objects.filter(
         source_type=source_type, source_id=source_id).select_related("artifact")}
     trial = None
+    qc_status = None
     kept = []
-    for filing in filings_for(obj):
+    for filing in source.filings(obj):
         key = (filing.part, filing.artifact, filing.site.pk if filing.site else None)
         document = existing.pop(key, None)
         values = {name: getattr(filing, name) for name in FIELDS}
         values["title"] = values["title"][:255]
         values["version"] = values["version"][:20]
         if document is None:
-            trial = trial or _trial_of(obj)
+            trial = trial or source.trial_of(obj)
+            if qc_status is None:  # the sponsor's choice (TmfSettings.qc_automatic): QC of automatic filings
+                qc_status = (QcStatus.PENDING if TmfSettings.objects.filter(trial=trial, qc_automatic=True).exists()
+                             else QcStatus.APPROVED)
             document = TmfDocument.objects.create(
                 trial=trial, artifact=tmf.artifact(filing.artifact), site=filing.site, source_type=source_type,
-                source_id=source_id, source_part=filing.part, **values)
+                source_id=source_id, source_part=filing.part, qc_status=qc_status, **values)
         elif any(getattr(document, name) != value for name, value in values.items()):
             for name, value in values.items():
                 setattr(document, name, value)
@@ -270,90 +285,47 @@ def refile(obj) -> list[TmfDocument]:
 
 @transaction.atomic
 def refile_trial(trial: TrialPage) -> int:
-    """Refile every source of the trial; the number of TMF rows its sources give."""
-    return sum(len(refile(source)) for source in _sources(trial))
-
-
-def _affected(obj) -> list:
-    """The sources whose filing a change of `obj` can alter: itself, and the versions it can supersede."""
-    if isinstance(obj, ProtocolVersionPage):
-        trial = _trial_of(obj)
-        return [obj, *ProtocolVersionPage.objects.descendant_of(trial).live().exclude(pk=obj.pk).specific()]
-    if isinstance(obj, _consent_version_model()):
-        trial = _trial_of(obj)
-        return [obj, *_consent_version_model().objects.descendant_of(trial).live().exclude(pk=obj.pk).filter(
-            kind=obj.kind, language=obj.language).specific()]
-    return [obj]
+    """Refile every source object of the trial; the number of TMF rows they give."""
+    return sum(len(refile(obj)) for source in sources() for obj in source.objects(trial))
 
 
 def refile_for(obj) -> None:
-    """After a source changed: refile it and the sources whose status it can change (other versions of the same
-    document); an unpublished page is refiled too, so its rows are marked withdrawn."""
+    """After a source object changed: refile it and the objects whose status it can change (other versions of the
+    same document); an unpublished page is refiled too, so its rows are marked withdrawn."""
+    source = source_of(obj)
+    if source is None:
+        raise TypeError(f"{type(obj).__name__} is not filed in the TMF")
     try:
-        sources = _affected(obj)
+        affected = source.affected(obj)
     except TrialPage.DoesNotExist:
         return
     with transaction.atomic():
-        for source in sources:
-            refile(source)
-
-
-# --- Content --------------------------------------------------------------------------------------------------
-
-@dataclass
-class Content:
-    data: bytes
-    filename: str
-    content_type: str
-
-
-def _file_content(field_file, filename: str) -> Content:
-    with field_file.open("rb") as handle:
-        data = handle.read()
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    return Content(data, filename, content_type)
+        for each in affected:
+            refile(each)
 
 
 def _safe_name(text: str) -> str:
-    from django.utils.text import get_valid_filename
-
     return get_valid_filename(text)[:120] or "document"
 
 
 def source_object(document: TmfDocument):
-    from django.apps import apps
-
-    model = apps.get_model(document.source_type)
-    obj = model.objects.get(pk=document.source_id)
+    """The object a document was filed from (KeyError when its kind is no longer filed, DoesNotExist when gone)."""
+    obj = _SOURCES[document.source_type].model._default_manager.get(pk=document.source_id)
     return obj.specific if hasattr(obj, "specific") else obj
 
 
 def content(document: TmfDocument) -> Content:
     """The bytes of a filed document, with a file name that carries no participant identity."""
-    from . import sheets
-
     base = _safe_name(f"{document.trial.nct_number}-{document.artifact.number}-{document.place}-{document.title}"
                       + (f"-v{document.version}" if document.version else ""))
     if document.is_uploaded:
-        extension = "." + document.file_name.rsplit(".", 1)[-1].lower() if "." in document.file_name else ""
-        return _file_content(document.file, base + extension)
-    source = source_object(document)
-    if isinstance(source, ProtocolVersionPage):
-        if source.document_id:
-            name = source.document.file.name
-            return _file_content(source.document.file, base + "." + name.rsplit(".", 1)[-1].lower())
-        return Content(sheets.protocol_sheet(source, document), base + ".pdf", "application/pdf")
-    if isinstance(source, CorrespondenceItemPage):
-        if document.source_part.startswith("attachment-"):
-            attachment = CorrespondenceAttachment.objects.select_related("document").get(
-                pk=document.source_part.split("-", 1)[1])
-            name = attachment.document.file.name
-            extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            return _file_content(attachment.document.file, base + extension)
-        return Content(sheets.letter_sheet(source, document), base + ".pdf", "application/pdf")
-    if isinstance(source, SiteAcknowledgement):
-        return Content(sheets.acknowledgement_sheet(source, document), base + ".pdf", "application/pdf")
-    from consent import masters
+        return file_content(document.file, base + extension_of(document.file_name))
+    return _SOURCES[document.source_type].content(source_object(document), document, base)
 
-    data = masters.render([source], site=document.site, trial=document.trial)
-    return Content(data, base + ".pdf", "application/pdf")
+
+def shows_as_pdf(document: TmfDocument) -> bool:
+    """Whether the document page may show the content in a frame (it is a PDF)."""
+    if document.is_uploaded:
+        return document.file_name.lower().endswith(".pdf")
+    source = _SOURCES.get(document.source_type)
+    return source is not None and source.pdf_preview

@@ -6,7 +6,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 
 from . import audit, permissions
-from .accounts import LOGIN_THROTTLED, login_throttled
+from .accounts import LOGIN_THROTTLED, throttle
 from .models import InvestigationalSite
 
 MAX_ID = 2**63 - 1  # the largest id a database key holds; SQLite cannot even compare a larger integer
@@ -45,8 +45,10 @@ class ThrottledLoginMixin:
     def clean(self):
         username = self.cleaned_data.get("username") or ""
         address = self.request.META.get("REMOTE_ADDR") if self.request else None
-        if login_throttled(username=username, ip_address=address):
-            audit.record(actor=None, action=LOGIN_THROTTLED, object_repr=username[:150])
+        found = throttle(username=username, ip_address=address)
+        if found is not None:
+            audit.record(actor=None, action=LOGIN_THROTTLED, object_repr=username[:150],
+                         changes={"throttle": [None, found.reason], "seconds_left": [None, found.seconds_left]})
             raise ValidationError(self.throttled_message, code="throttled")
         return super().clean()
 
@@ -56,7 +58,10 @@ class LoginForm(ThrottledLoginMixin, AuthenticationForm):
 
 
 class AdminLoginForm(ThrottledLoginMixin, WagtailLoginForm):
-    pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Wagtail's field has no label: Django made one from the field's name, "Password", in every language
+        self.fields["password"].label = _("Password")
 
 
 class InvestigationalSiteForm(WagtailAdminModelForm):
@@ -64,14 +69,16 @@ class InvestigationalSiteForm(WagtailAdminModelForm):
 
     class Meta:
         model = InvestigationalSite
-        fields = ["trial", "code", "name", "city", "country", "principal_investigator", "status",
-                  "activation_date", "is_demo"]
+        fields = ["trial", "code", "name", "city", "country", "principal_investigator",
+                  "principal_investigator_account", "status", "activation_date", "is_demo"]
         widgets = {"activation_date": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.for_user
         self.fields["trial"].queryset = permissions.trials_managed(user).order_by("nct_number")
+        # Only an investigator of the site signs its delegation log: the site's investigators, once it has some.
+        self.fields["principal_investigator_account"].queryset = permissions.site_investigators(self.instance)
         if self.instance.pk:
             for name in ("trial", "code"):
                 self.fields[name].disabled = True

@@ -8,12 +8,14 @@ Roles:
 - investigator, coordinator (per site): consult their own site only.
 
 Trial and site roles are memberships of a `RoleGroup`; what a role allows is the set of django-guardian
-object permissions below, given to that group on the trial or on the site. Listings are always scoped with
-`accept_global_perms=False`, so a model-level permission never widens them.
+object permissions below, given to that group on the trial or on the site. Every answer reads only those object
+permissions (guardian's per-object tables, read by `Access`), never model-level ones: a model-level permission
+never widens a listing.
 """
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from functools import cache, cached_property
 
 from django.contrib.auth.models import AnonymousUser
@@ -23,11 +25,19 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from guardian.shortcuts import get_objects_for_user
-from wagtail.models import Page
+from wagtail.models import Page, PagePermissionTester
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .models import InspectorGrant, InvestigationalSite, Role, RoleGroup, TrialPage
+from .models import (
+    ApiToken,
+    InspectorGrant,
+    InvestigationalSite,
+    QcStatus,
+    Role,
+    RoleGroup,
+    TmfDocument,
+    TrialPage,
+)
 from .models.roles import SITE_ROLES
 
 ACCESS_TRIAL = "regulatory.access_trial"
@@ -39,6 +49,7 @@ RECORD_CONSENT = "regulatory.record_consent"
 TRIAL_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.SPONSOR: (ACCESS_TRIAL, MANAGE_TRIAL),
     Role.SPONSOR_QA: (ACCESS_TRIAL,),
+    Role.TMF_QC: (ACCESS_TRIAL,),  # reads the TMF; its QC decisions: `tmf_qc_refusal`
     Role.INSPECTOR: (),  # access only through an open inspection window: see `active_grants`
 }
 SITE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -70,6 +81,11 @@ ROLE_CAPABILITIES = {
         _("Review protocol versions submitted for quality assurance in the administration."),
         _("Consult the trial, its correspondence and every site, read-only."),
     ],
+    Role.TMF_QC: [
+        _("Check the quality of the documents filed in the Trial Master File: approve them, or reject them with a "
+          "QC issue (never a document you filed yourself)."),
+        _("Follow the QC metrics of the trial, its countries and sites, and export them."),
+    ],
     Role.INSPECTOR: [
         _("During the inspection window the sponsor opened: browse and search the Trial Master File, read and "
           "download its documents and their history, and follow the audit trail."),
@@ -96,10 +112,6 @@ def is_authenticated(user) -> bool:
 
 def is_administrator(user) -> bool:
     return is_authenticated(user) and user.is_superuser
-
-
-def _objects(user, perm: str, klass) -> QuerySet:
-    return get_objects_for_user(user, perm, klass=klass, accept_global_perms=False, with_superuser=False)
 
 
 # The query behind `Access._rows`. Only table and column names are filled in (from the models' metadata, by
@@ -431,15 +443,275 @@ def can_read_trial_wide(user, trial: TrialPage) -> bool:
     return is_administrator(user) or (is_authenticated(user) and access(user).reads_trial_wide(trial.pk))
 
 
+def trials_read_trial_wide(user) -> QuerySet[TrialPage]:
+    """Trials whose trial-wide records (correspondence, the TMF, the audit trail, every consent-form version) the
+    user reads: every trial for an administrator, else those `can_read_trial_wide` allows."""
+    if not is_authenticated(user):
+        return TrialPage.objects.none()
+    if is_administrator(user):
+        return TrialPage.objects.all()
+    held = access(user)
+    return TrialPage.objects.filter(pk__in=sorted(pk for pk in held.readable_trials if held.reads_trial_wide(pk)))
+
+
+# --- The Trial Master File ----------------------------------------------------------------------------
+
+def reads_every_site(user, trial: TrialPage) -> bool:
+    """Whether the user may read every site of the trial: no site of the trial is outside `sites_accessible`
+    (one query; none for an administrator, who reads every site)."""
+    if is_administrator(user):
+        return True
+    if not is_authenticated(user):
+        return False
+    hidden = InvestigationalSite.objects.filter(trial=trial).exclude(pk__in=sites_accessible(user).values("pk"))
+    return not hidden.exists()
+
+
+def tmf_documents_visible(user, trial: TrialPage) -> QuerySet:
+    """The trial's TMF documents the user may read (those who read the trial wide: `can_read_trial_wide`):
+    trial- and country-level ones, and site-level ones of the sites the user may read (an inspector's window may
+    cover only some sites).
+
+    A reader of every site of the trial (sponsor, QA, administrator, an inspector whose window names no site)
+    gets the trial's documents with no site condition at all: the condition would hold for every row, but
+    PostgreSQL would still evaluate it row by row and could no longer count or list from the indexes alone
+    (bench/RESULTS.md (b)). Every writer files a site-level document under a site of its own trial
+    (`tmf_filing.file_upload`, `filing.refile`, `exchange.import_package`).
+    """
+    if not can_read_trial_wide(user, trial):
+        return TmfDocument.objects.none()
+    documents = TmfDocument.objects.filter(trial=trial).select_related("artifact__section__zone", "site")
+    if not sees_tmf_qc_pending(user, trial):
+        documents = documents.filter(qc_status=QcStatus.APPROVED)
+    if reads_every_site(user, trial):
+        return documents
+    sites = sites_accessible(user).filter(trial=trial).values("pk")
+    return documents.filter(Q(site__isnull=True) | Q(site__in=sites))
+
+
+def sees_tmf_qc_pending(user, trial: TrialPage) -> bool:
+    """The sponsor's side (sponsor, QA, TMF QC, administrators) sees documents pending QC or rejected, marked as
+    such; everyone else (inspectors, site staff) sees only what QC approved."""
+    return is_administrator(user) or (
+        is_authenticated(user) and ACCESS_TRIAL in access(user).trial_perms.get(trial.pk, ()))
+
+
+def can_qc_tmf(user, trial: TrialPage) -> bool:
+    """Members of the trial's TMF QC role (never an administrator by virtue of being one) decide QC."""
+    return is_authenticated(user) and any(
+        role == Role.TMF_QC and trial_id == trial.pk and site_id is None
+        for role, trial_id, site_id in access(user).role_groups)
+
+
+def tmf_qc_refusal(user, document: TmfDocument) -> str | None:
+    """Why `user` may not approve or reject `document` at QC, or None. Four eyes: whoever filed a document never
+    checks it, whatever their roles."""
+    if not can_qc_tmf(user, document.trial):
+        return str(_("Only a member of the trial's TMF quality-control role checks its documents. Nothing was "
+                     "changed."))
+    if document.filed_by_id is not None and document.filed_by_id == user.pk:
+        return str(_("You filed this document: its quality control is done by someone else (four eyes). Nothing "
+                     "was changed."))
+    if document.qc_status != QcStatus.PENDING:
+        return str(_("This document is no longer pending QC (%(status)s). Nothing was changed.")
+                   % {"status": QcStatus(document.qc_status).label})
+    return None
+
+
+def tmf_package_holds_unapproved(user, job) -> bool:
+    """Whether an export package holds documents the user may not read because QC had not approved them: a
+    package holds every document of the trial when it was made; one filed by then and still not QC-approved was in
+    it unapproved (approval is final, a rejected document stays rejected). The sponsor's side reads them anyway."""
+    if sees_tmf_qc_pending(user, job.trial):
+        return False
+    made = job.finished_at or job.requested_at
+    return TmfDocument.objects.filter(trial_id=job.trial_id, filed_at__lte=made).exclude(
+        qc_status=QcStatus.APPROVED).exists()
+
+
+def can_file_in_tmf(user, trial: TrialPage) -> bool:
+    """Filing by hand and starting exports: the trial's sponsor and administrators."""
+    return can_manage_trial(user, trial)
+
+
+def can_check_fixity(user, trial: TrialPage) -> bool:
+    """Starting a fixity check of the trial's stored files from the web and reading its reports: the trial's sponsor
+    and administrators (the command line is the server operator's)."""
+    return can_manage_trial(user, trial)
+
+
 def can_acknowledge(user, site: InvestigationalSite) -> bool:
     """Only the site's own staff acknowledge for it (an administrator's superuser rights do not count)."""
     return is_authenticated(user) and access(user).is_site_staff(site.pk, ACKNOWLEDGE_AMENDMENT)
 
 
-def can_record_consent(user, site: InvestigationalSite) -> bool:
-    """Only the site's own staff register participants and record consents there (never an administrator by
-    virtue of being one, never the sponsor or an inspector)."""
+def is_site_staff(user, site: InvestigationalSite) -> bool:
+    """A member of the site's own staff (investigator or coordinator), who records there what the delegation log
+    lets them record (never an administrator by virtue of being one, never the sponsor or an inspector)."""
     return is_authenticated(user) and access(user).is_site_staff(site.pk, RECORD_CONSENT)
+
+
+# --- The delegation log (ICH E6(R3) 2.3.3) ------------------------------------------------------------------------
+#
+# Site staff record a consent, attest an emergency inclusion, register participants, record a withdrawal or a
+# death only while the principal investigator's delegation log gives them that task: on the day it is done (the
+# signing date of a consent), by an entry signed by the principal investigator and acknowledged by the staff member,
+# and (where the trial's sponsor turned the rule on: `TrialPage.delegation_requires_training`) once the site has
+# acknowledged the protocol version in force that day. `delegation_refusal` says why not; the `can_*` below ask it.
+
+def site_investigators(site: InvestigationalSite) -> QuerySet:
+    """The members of the site's investigator role group (who may be its principal investigator)."""
+    from django.contrib.auth import get_user_model
+
+    if site is None or site.pk is None:
+        return get_user_model().objects.none()
+    return get_user_model().objects.filter(
+        groups__trial_role__site=site, groups__trial_role__role=Role.INVESTIGATOR, is_active=True).distinct()
+
+
+def is_principal_investigator(user, site: InvestigationalSite) -> bool:
+    """The site's principal investigator: the account the sponsor named on the site, still one of its
+    investigators."""
+    return (is_authenticated(user) and site.principal_investigator_account_id == user.pk
+            and any(role == Role.INVESTIGATOR and site_id == site.pk
+                    for role, _trial, site_id in access(user).role_groups))
+
+
+def _local_day(at):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    if at is None:
+        return timezone.localdate(timezone.now(), ZoneInfo("Europe/Paris"))
+    if isinstance(at, datetime):
+        return timezone.localdate(at, ZoneInfo("Europe/Paris"))
+    if isinstance(at, date):
+        return at
+    raise TypeError(at)
+
+
+def _shown_day(day) -> str:
+    return f"{day:%d/%m/%Y}"
+
+
+def delegation_refusal(user, site: InvestigationalSite, task: str, at=None) -> str | None:
+    """Why `user` may not do `task` (a `DelegatedTask`) at `site` on the day of `at` (a moment, or a date; today
+    when not given), or None when the delegation log allows it."""
+    from .models import DelegatedTask, DelegationEntry, SiteAcknowledgement
+
+    label = dict(DelegatedTask.choices)[task]
+    if not is_site_staff(user, site):
+        return str(_("Only the staff of %(site)s record there.") % {"site": site.code})
+    day = _local_day(at)
+    entries = [entry for entry in DelegationEntry.objects.filter(site=site, staff=user).select_related(
+        "site__trial").order_by("start_date", "pk") if task in entry.tasks]
+    values = {"name": user.get_full_name() or user.get_username(), "site": site.code, "task": label,
+              "day": _shown_day(day)}
+    if not entries:
+        return str(_("%(name)s is not on the delegation log of %(site)s for the task “%(task)s”: only the principal "
+                     "investigator can delegate it. Nothing was recorded.") % values)
+    covering = [entry for entry in entries if entry.covers(day)]
+    if not covering:
+        ended = [entry.end_date for entry in entries if entry.end_date is not None and entry.end_date < day]
+        if ended:
+            return str(_("%(name)s has not been on the delegation log of %(site)s for the task “%(task)s” since "
+                         "%(since)s (the delegation ended on %(end)s), so not on %(day)s. Nothing was recorded.") % {
+                **values, "since": _shown_day(max(ended) + timedelta(days=1)), "end": _shown_day(max(ended))})
+        start = min(entry.start_date for entry in entries if entry.start_date > day)
+        return str(_("%(name)s is on the delegation log of %(site)s for the task “%(task)s” only from %(start)s, "
+                     "not on %(day)s. Nothing was recorded.") % {**values, "start": _shown_day(start)})
+    if not any(entry.acknowledged_at for entry in covering):
+        return str(_("The delegation of the task “%(task)s” to %(name)s awaits their acknowledgement on the "
+                     "delegation log of %(site)s: it takes effect once acknowledged. Nothing was recorded.") % values)
+    if entries[0].site.trial.delegation_requires_training:
+        from .selectors import effective_version
+
+        moment = at if isinstance(at, datetime) else timezone.now()
+        version = effective_version(site=site, at=moment)
+        if version is not None and not SiteAcknowledgement.objects.filter(
+                activation__site=site, activation__version=version, acknowledged_at__lte=moment).exists():
+            return str(_("The delegation of the task “%(task)s” to %(name)s takes effect once %(site)s has "
+                         "acknowledged the protocol version in force, %(version)s (the sponsor requires it). Nothing "
+                         "was recorded.") % {**values, "version": version.title})
+    return None
+
+
+def can_do_delegated(user, site: InvestigationalSite, task: str, at=None) -> bool:
+    return delegation_refusal(user, site, task, at) is None
+
+
+def can_record_consent(user, site: InvestigationalSite, at=None) -> bool:
+    """Recording a consent (or a refusal, or a continuation consent): site staff delegated "obtain informed
+    consent" on the signing date."""
+    return can_do_delegated(user, site, "consent", at)
+
+
+def can_register_participant(user, site: InvestigationalSite, at=None) -> bool:
+    """Registering a participant, or recording one as not included: site staff delegated to."""
+    return can_do_delegated(user, site, "register", at)
+
+
+def can_record_withdrawal(user, site: InvestigationalSite, at=None) -> bool:
+    return can_do_delegated(user, site, "withdrawal", at)
+
+
+def can_record_death(user, site: InvestigationalSite, at=None) -> bool:
+    return can_do_delegated(user, site, "death", at)
+
+
+def emergency_refusal(user, site: InvestigationalSite, at=None) -> str | None:
+    """Why `user` may not attest an emergency inclusion at `site` then: only an investigator of the site (a member
+    of its investigator role group, EU CTR art. 35, CSP L1122-1-2; not a study coordinator, not an administrator
+    by virtue of being one), delegated the attestation on the delegation log."""
+    if not (is_authenticated(user) and any(
+            role == Role.INVESTIGATOR and site_id == site.pk for role, _trial, site_id in access(user).role_groups)):
+        return str(_("Only an investigator of %(site)s can attest an emergency inclusion: the investigator "
+                     "certifies the emergency conditions and records the inclusion under their own account. Nothing "
+                     "was recorded.") % {"site": site.code})
+    return delegation_refusal(user, site, "emergency", at)
+
+
+def can_attest_emergency_inclusion(user, site: InvestigationalSite, at=None) -> bool:
+    return emergency_refusal(user, site, at) is None
+
+
+def can_keep_delegation_log(user, site: InvestigationalSite) -> bool:
+    """Writing and signing entries of the site's delegation log: its principal investigator only."""
+    return is_principal_investigator(user, site)
+
+
+def can_read_delegation_log(user, site: InvestigationalSite) -> bool:
+    """The site's staff, and whoever reads the site (sponsor, QA, inspectors in a window covering it)."""
+    return can_access_site(user, site)
+
+
+def can_read_isf(user, site: InvestigationalSite) -> bool:
+    """The investigator site file: the site's own staff, and inspectors in an open window covering the site.
+    Not the sponsor: the ISF holds the site's signed consent records, which stay at the site."""
+    if not is_authenticated(user):
+        return False
+    if access(user).is_site_staff(site.pk, ACCESS_SITE):
+        return True
+    grants = access(user).grants
+    if site.trial_id not in grants:
+        return False
+    chosen = grants[site.trial_id]
+    return chosen is None or site.pk in chosen
+
+
+def prints_site_forms(user, site: InvestigationalSite) -> bool:
+    """Site staff (investigator, coordinator) of this site, offered its current forms to print from their home
+    page. Anyone reading the site may print them from its page (`sites_accessible`); this only decides the
+    home page's shortcut."""
+    return is_authenticated(user) and access(user).is_site_staff(site.pk, ACCESS_SITE)
+
+
+def can_countersign_consent(user, site: InvestigationalSite) -> bool:
+    """The investigator's countersignature of a consent (ICH E6(R3): the investigator, or the qualified person the
+    investigator delegated, signs the form): an investigator of the site, never a coordinator, an administrator or
+    the sponsor by virtue of being one."""
+    return is_authenticated(user) and any(
+        role == Role.INVESTIGATOR and site_id == site.pk for role, _trial, site_id in access(user).role_groups)
 
 
 def can_use_admin(user) -> bool:
@@ -477,6 +749,86 @@ def can_read_document(user, document) -> bool:
     return can_read_trial_wide(user, scope.trial)
 
 
+# --- API tokens (the FHIR API of consent.fhir) --------------------------------------------------------------------
+
+def can_issue_api_token(actor, trial: TrialPage) -> bool:
+    """An administrator, or the trial's sponsor, issues and revokes the trial's API tokens."""
+    return can_manage_trial(actor, trial)
+
+
+def can_revoke_api_token(actor, token: ApiToken) -> bool:
+    return can_manage_trial(actor, token.trial)
+
+
+def api_tokens_managed(actor) -> QuerySet[ApiToken]:
+    """The tokens an actor may see and revoke: those of the trials they manage."""
+    return ApiToken.objects.filter(trial__in=trials_managed(actor).values("pk"))
+
+
+def api_token_may_read_scope(user, trial: TrialPage, site: InvestigationalSite | None) -> bool:
+    """Whether a token for this user on this trial (or site) may be issued: the user reads it already. A token
+    never reads more than its user."""
+    if not is_authenticated(user):
+        return False
+    if site is not None:
+        return site.trial_id == trial.pk and can_access_site(user, site)
+    return can_access_trial(user, trial)
+
+
+def api_token_usable(token: ApiToken | None, at=None) -> bool:
+    """A token answers only while it is neither expired nor revoked, its user is active and still reads its trial
+    (or site); anything else is a 401."""
+    if token is None or not token.is_live(at):
+        return False
+    return api_token_may_read_scope(token.user, token.trial, token.site if token.site_id else None)
+
+
+def api_token_sites(token: ApiToken) -> QuerySet[InvestigationalSite]:
+    """The sites whose records a usable token reads: the sites of its trial its user reads, narrowed to its site
+    when it has one. A site-scoped token never reads another site."""
+    if not api_token_usable(token):
+        return InvestigationalSite.objects.none()
+    sites = sites_accessible(token.user).filter(trial_id=token.trial_id)
+    if token.site_id is not None:
+        sites = sites.filter(pk=token.site_id)
+    return sites
+
+
+# --- Approvals in the review workflow (electronic signatures, four eyes) --------------------------------------
+
+def can_moderate_approval_task(user, task) -> bool:
+    """A member of one of the step's groups (or an administrator) reviews the versions at this step."""
+    if not is_authenticated(user):
+        return False
+    return user.is_superuser or task.groups.filter(pk__in=user.groups.values("pk")).exists()
+
+
+def version_authors(page) -> set[int]:
+    """Who wrote a version: its owner, the user of each of its revisions, and whoever submitted it to review."""
+    from wagtail.models import Revision
+
+    authors = set(Revision.objects.filter(base_content_type_id=page.get_base_content_type().pk,
+                                          object_id=str(page.pk)).exclude(user=None)
+                  .values_list("user_id", flat=True))
+    if page.owner_id:
+        authors.add(page.owner_id)
+    state = page.current_workflow_state
+    if state is not None and state.requested_by_id:
+        authors.add(state.requested_by_id)
+    return authors
+
+
+def approval_refusal(user, page) -> str | None:
+    """Why `user` may not approve `page` at its current review step, or None. Four eyes (EU GCP, 21 CFR 11.10(g)):
+    the author of a version approves none of its steps, administrators included; someone else signs."""
+    if not is_authenticated(user):
+        return str(_("Log in to approve."))
+    if user.pk in version_authors(page):
+        return str(_("You wrote this version: its approval is signed by someone else (four eyes). Nothing was "
+                     "approved."))
+    return None
+
+
 class InvestigationalSitePolicy(ModelPermissionPolicy):
     """Wagtail admin permission policy for investigational sites, scoped by this module.
 
@@ -509,3 +861,122 @@ class InvestigationalSitePolicy(ModelPermissionPolicy):
         if "change" in actions:
             return sites_managed(user)
         return InvestigationalSite.objects.none()
+
+
+# --- Wagtail's page actions on a trial's pages ------------------------------------------------------------------
+#
+# Wagtail's own page actions obey the product's rules. `page_action_refusal` is the decision; the page tester below
+# hides what it refuses wherever the admin offers it (action menu, header and listing buttons, bulk actions), and
+# `regulatory.middleware.PageActionGuardMiddleware` and the hooks of `regulatory.wagtail_hooks` refuse it on a
+# direct request with its message, before anything is written. Wagtail's own group page permissions (the sponsor's
+# SPONSOR_PAGE_PERMISSIONS on their trial) still apply on top: this can only refuse more.
+#
+#   action            trial, protocol, consent forms,        draft version           approved (frozen) version
+#                     correspondence pages
+#   copy, alias,      refused to everyone                    refused to everyone     refused to everyone
+#   translation copy
+#   move, delete,     refused to everyone                    refused to everyone     refused to everyone
+#   unpublish,
+#   privacy
+#   revert, lock,     the trial's sponsor, administrators    sponsor, administrators refused (read-only editor)
+#   unlock
+#   cancel workflow   —                                      sponsor, administrators —
+#
+# QA, site staff and inspectors never do any of these (site staff and inspectors have no way into the admin; QA
+# approves or rejects a version in its review task, and nothing else).
+
+PAGE_ACTIONS = ("copy", "alias", "translate", "move", "delete", "unpublish", "privacy", "revert", "lock", "unlock",
+                "cancel_workflow")
+ALWAYS_REFUSED = {
+    "copy": _("Pages of a trial are not copied: a copy would make a second version with the same number outside "
+              "the review workflow. Add a new version (or import a Word form) instead."),
+    "alias": _("Pages of a trial have no aliases: each version is one page, reviewed and approved once."),
+    "translate": _("A version in another language is a version of its own: add it, it goes through review."),
+    "move": _("Pages of a trial stay where they are: a version belongs to its trial's protocol or consent forms."),
+    "delete": _("Trials and their documents are never deleted: change the trial's status, or withdraw a version "
+                "with its reason."),
+    "unpublish": _("Nothing approved disappears: withdraw a version, with its reason, from its page; a trial "
+                   "takes the status Terminated or Withdrawn."),
+    "privacy": _("Who reads a trial's pages is decided by the roles, not by page privacy settings."),
+}
+SPONSOR_ONLY = _("Only the trial's sponsor or an administrator may do this.")
+FROZEN = _("This version has been approved and is frozen: a change is a new version.")
+
+
+def _trial_of_page(page):
+    return TrialPage.objects.ancestor_of(page, inclusive=True).first()
+
+
+def _holds_a_trial(page) -> bool:
+    """The page is a trial, lies under one, or has one below it (the home page)."""
+    return (TrialPage.objects.ancestor_of(page, inclusive=True).exists()
+            or page.get_descendants().type(TrialPage).exists())
+
+
+_UNKNOWN = object()
+
+
+def page_action_refusal(user, page, action: str, *, trial=_UNKNOWN):
+    """Why `user` may not do the Wagtail page `action` on `page` (a message), or None when the product's rules
+    allow it (Wagtail's own page permissions then decide as usual). Pages outside every trial are left to Wagtail,
+    but for what would carry a trial with them (deleting or moving the home page above the trials). `trial`: the
+    page's trial (or None) when the caller knows it already."""
+    if action not in PAGE_ACTIONS:
+        raise ValueError(f"unknown page action {action!r}")
+    if trial is _UNKNOWN:
+        trial = _trial_of_page(page)
+    if trial is None:
+        if action in ("delete", "move", "unpublish") and _holds_a_trial(page):
+            return ALWAYS_REFUSED[action]
+        return None
+    if action in ALWAYS_REFUSED:
+        return ALWAYS_REFUSED[action]
+    specific = page.specific_deferred
+    if getattr(specific, "is_frozen", False) and action in ("revert", "lock", "unlock"):
+        return FROZEN
+    if not can_manage_trial(user, trial):
+        return SPONSOR_ONLY
+    return None
+
+
+def page_action_allowed(user, page, action: str) -> bool:
+    return page_action_refusal(user, page, action) is None
+
+
+class TrialPagePermissionTester(PagePermissionTester):
+    """Wagtail's page permission tester for a trial's pages (`regulatory.models.pagerules.TrialPageRules`): what
+    `page_action_refusal` refuses is refused here too, so the admin never offers it."""
+
+    @cached_property
+    def _trial(self):
+        return _trial_of_page(self.page)  # once per tester: a listing asks several actions of each row
+
+    def _allowed(self, action: str) -> bool:
+        return self.user.is_active and page_action_refusal(self.user, self.page, action, trial=self._trial) is None
+
+    def can_copy(self):
+        return self._allowed("copy") and super().can_copy()
+
+    def can_copy_to(self, destination, recursive=False):
+        return self._allowed("copy") and super().can_copy_to(destination, recursive=recursive)
+
+    def can_move(self):
+        return self._allowed("move") and super().can_move()
+
+    def can_move_to(self, destination):
+        return self._allowed("move") and super().can_move_to(destination)
+
+    def can_delete(self, ignore_bulk=False):
+        return self._allowed("delete") and super().can_delete(ignore_bulk=ignore_bulk)
+
+    def can_unpublish(self):
+        return self._allowed("unpublish") and super().can_unpublish()
+
+    def can_set_view_restrictions(self):
+        return self._allowed("privacy") and super().can_set_view_restrictions()
+
+    def can_lock(self):
+        return self._allowed("lock") and super().can_lock()
+
+    def can_unlock(self):
+        return self._allowed("unlock") and super().can_unlock()

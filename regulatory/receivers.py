@@ -1,4 +1,6 @@
-"""Django's authentication signals, written to the audit trail."""
+"""Signal receivers: logins, logouts and failed logins and every publication of a trial's page written to the audit
+trail; filed pages refiled in the TMF when published or unpublished; the request's permission cache emptied when
+who holds what changes."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -8,7 +10,7 @@ from django.utils import timezone
 from wagtail.signals import page_published, page_unpublished
 
 from . import audit
-from .accounts import LOGIN, LOGIN_FAILED
+from .accounts import LOGIN
 
 
 @receiver(user_logged_in, dispatch_uid="trialdocs_audit_login")
@@ -24,9 +26,11 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="trialdocs_audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
+    from . import accounts
+
     username = str(credentials.get("username", ""))[:150]
     account = get_user_model()._default_manager.filter(username=username).first() if username else None
-    audit.record(actor=None, action=LOGIN_FAILED, obj=account, object_repr=username)
+    accounts.record_failure(username=username, account=account)
 
 
 @receiver(page_published, dispatch_uid="trialdocs_audit_page_published")
@@ -43,39 +47,18 @@ def audit_page_published(sender, instance, revision, **kwargs):
         services.page_revision_audit(actor=audit.request_user(), page=instance, verb=verb)
 
 
-# --- TMF filing (regulatory/filing.py): every source refiles its trial when it changes ---
-
-def _filed_page(instance) -> bool:
-    from consent.models import ConsentFormVersionPage
-
-    from .models import CorrespondenceItemPage, ProtocolVersionPage
-
-    return isinstance(instance, ProtocolVersionPage | ConsentFormVersionPage | CorrespondenceItemPage)
-
+# --- TMF filing (regulatory/filing.py): a filed page refiles itself and what it can supersede when published or
+# unpublished; the saves that refile other sources are connected by `filing.register`.
 
 @receiver(page_published, dispatch_uid="trialdocs_tmf_page_published")
 @receiver(page_unpublished, dispatch_uid="trialdocs_tmf_page_unpublished")
 def file_page(sender, instance, **kwargs):
-    if _filed_page(instance.specific):
-        from . import filing
+    from . import filing
 
-        filing.refile_for(instance.specific)
-
-
-@receiver(post_save, sender="regulatory.SiteAcknowledgement", dispatch_uid="trialdocs_tmf_acknowledgement")
-def file_acknowledgement(sender, instance, created, raw=False, **kwargs):
-    if not raw:
-        from . import filing
-
-        filing.refile(instance)
-
-
-@receiver(post_save, sender="consent.FormEffectivity", dispatch_uid="trialdocs_tmf_effectivity")
-def file_effectivity(sender, instance, raw=False, **kwargs):
-    if not raw:
-        from . import filing
-
-        filing.refile(instance.version.specific)
+    page = instance.specific
+    source = filing.source_of(page)
+    if source is not None and source.refile_on_publish:
+        filing.refile_for(page)
 
 
 def _forget_access(**kwargs):

@@ -78,6 +78,7 @@ class TrialSummary:
     roles: list[str] = field(default_factory=list)
     sites: list[InvestigationalSite] = field(default_factory=list)
     reads_tmf: bool = False
+    print_sites: list[InvestigationalSite] = field(default_factory=list)  # site staff: "print the current forms"
     inspection_ends: object = None
 
 
@@ -107,6 +108,7 @@ def dashboard(*, user) -> Dashboard:
             summaries[site.trial_id].sites.append(site)
     for summary in summaries.values():
         summary.reads_tmf = permissions.can_read_trial_wide(user, summary.trial)
+        summary.print_sites = [site for site in summary.sites if permissions.prints_site_forms(user, site)]
     for grant in permissions.active_grants(user):
         if grant.trial_id in summaries:
             summaries[grant.trial_id].inspection_ends = grant.ends_at
@@ -122,6 +124,12 @@ def dashboard(*, user) -> Dashboard:
 
 
 # --- Protocol, correspondence, acknowledgements -----------------------------------------------------------
+
+def site_staff(*, site: InvestigationalSite) -> list:
+    """The active staff of a site (investigators and coordinators) who have an e-mail address."""
+    return list(get_user_model().objects.filter(is_active=True, groups__trial_role__site=site).exclude(email="")
+                .select_related("wagtail_userprofile").distinct())
+
 
 def site_staff_emails(*, site: InvestigationalSite) -> list[str]:
     """E-mail addresses of the active staff of a site (investigators and coordinators)."""
@@ -168,7 +176,7 @@ class VersionRow:
 
 
 def version_row(*, version: ProtocolVersionPage, user, sites: list[InvestigationalSite] | None = None) -> VersionRow:
-    trial = version.get_parent().get_parent().specific
+    trial = version.trial
     sites = sites if sites is not None else list(sites_for_user(user=user, trial=trial))
     now = timezone.now()
     activations = (SiteActivation.objects.filter(version=version, site__in=sites)

@@ -1,7 +1,8 @@
 """Record sheets: a PDF copy (11.10(b)) of a record that has no file of its own — a letter typed into the system,
 a protocol version held as structured text, a site's acknowledgement — for the TMF and its exports.
 
-Deterministic (reportlab `invariant`), in the embedded DejaVu font so French text prints as typed.
+Deterministic (reportlab `invariant`), in the embedded DejaVu font so French text prints as typed; PDF/A-2b
+(`cms.pdfa`).
 """
 
 import io
@@ -15,7 +16,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from consent.pdf import FONT, FONT_BOLD, _register_fonts
+from cms.pdf_fonts import FONT, FONT_BOLD, register_fonts
+from cms.pdfa import ArchivalCanvas
 
 STYLES = {
     "title": ParagraphStyle("sheet-title", fontName=FONT_BOLD, fontSize=14, leading=18, spaceAfter=8),
@@ -31,7 +33,7 @@ def _paragraphs(text: str) -> list:
 
 
 def record_sheet(*, trial, title: str, rows: list[tuple[str, str]], body: str = "", footer: str = "") -> bytes:
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm,
                                  bottomMargin=18 * mm, title=title, author=trial.sponsor_name,
@@ -45,13 +47,15 @@ def record_sheet(*, trial, title: str, rows: list[tuple[str, str]], body: str = 
         Table([[Paragraph(escape(label), STYLES["label"]), Paragraph(escape(str(value)), STYLES["cell"])]
                for label, value in rows if value not in (None, "")],
               colWidths=[50 * mm, 120 * mm],
-              style=TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")])),
+              style=TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               # else each cell sets the unembedded Helvetica (PDF/A: every font embedded)
+                               ("FONTNAME", (0, 0), (-1, -1), FONT)])),
         Spacer(1, 6 * mm),
         *_paragraphs(body),
     ]
     if footer:
         story += [Spacer(1, 6 * mm), Paragraph(escape(footer), STYLES["head"])]
-    document.build(story)
+    document.build(story, canvasmaker=ArchivalCanvas)  # PDF/A-2b
     return buffer.getvalue()
 
 
@@ -73,12 +77,14 @@ def letter_sheet(item, document) -> bytes:
 
 def protocol_sheet(version, document) -> bytes:
     from .filing import stream_text
+    from .services import signatures_of
 
+    approvals = [("Approbation (signature électronique)", signature.meaning) for signature in signatures_of(version)]
     rows = [("Version", f"{version.version_number} du {version.version_date:%d/%m/%Y}"),
             ("Amendement", version.amendment_number or "—"),
             ("Modification substantielle", "oui" if version.substantial else "non"),
             ("Résumé des modifications", version.summary_of_changes), ("Justification", version.rationale),
-            ("Sections concernées", version.affected_sections), *_tmf_rows(document)]
+            ("Sections concernées", version.affected_sections), *approvals, *_tmf_rows(document)]
     return record_sheet(trial=document.trial, title=version.title, rows=rows, body=stream_text(version.body))
 
 
@@ -91,3 +97,57 @@ def acknowledgement_sheet(ack, document) -> bytes:
             ("Prise de connaissance par", person), ("Le", f"{when:%d/%m/%Y %H:%M %Z}"), *_tmf_rows(document)]
     return record_sheet(trial=document.trial, title="Prise de connaissance d'un amendement", rows=rows,
                         footer="Enregistrement électronique horodaté par TrialDocs (heure du serveur, UTC).")
+
+
+def delegation_log_sheet(site, entries, *, number: int) -> bytes:
+    """The site's delegation log as printed (landscape): one row per entry, with the principal investigator's
+    signature (11.50: printed name, date and time, meaning) and the staff member's acknowledgement."""
+    from reportlab.lib.pagesizes import landscape
+
+    from .models import DelegatedTask
+
+    register_fonts()
+    labels = dict(DelegatedTask.choices)
+    buffer = io.BytesIO()
+    trial = site.trial
+    title = f"Registre de délégation des tâches — {site.code} — version {number}"
+    document = SimpleDocTemplate(buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+                                 topMargin=14 * mm, bottomMargin=40 * mm, title=title, author=site.name,
+                                 subject=trial.nct_number, creator="TrialDocs", producer="TrialDocs (reportlab)",
+                                 invariant=1, lang="fr")
+    cell = STYLES["cell"]
+
+    def para(text):
+        return Paragraph(escape(str(text)), cell)
+
+    rows = [[para(h) for h in ("Membre de l'équipe", "Tâches déléguées", "Du", "Au", "Signature de l'investigateur "
+                                "principal", "Prise de connaissance")]]
+    from django.utils import translation
+
+    with translation.override("fr"):
+        for entry in entries:
+            rows.append([
+                para(entry.staff_name),
+                Paragraph("<br/>".join(escape(f"• {labels.get(task, task)}") for task in entry.tasks), cell),
+                para(f"{entry.start_date:%d/%m/%Y}"),
+                para(f"{entry.end_date:%d/%m/%Y}" if entry.end_date else "—"),
+                para(entry.meaning),
+                para(entry.acknowledgement_meaning or "En attente"),
+            ])
+    story = [
+        Paragraph(escape(f"{trial.acronym or trial.title} · {trial.nct_number} · {trial.sponsor_name}"),
+                  STYLES["head"]),
+        Spacer(1, 3 * mm),
+        Paragraph(escape(title), STYLES["title"]),
+        Paragraph(escape(f"{site.name}, {site.city} — investigateur principal : {site.principal_investigator}"),
+                  STYLES["body"]),
+        Table(rows, colWidths=[40 * mm, 62 * mm, 20 * mm, 20 * mm, 66 * mm, 65 * mm], repeatRows=1,
+              style=TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)])),
+        Spacer(1, 4 * mm),
+        Paragraph(escape("Chaque entrée est signée électroniquement par l'investigateur principal (nom d'utilisateur "
+                         "et mot de passe, 21 CFR 11.200) et prise en compte par le membre de l'équipe ; TrialDocs "
+                         "n'autorise une tâche qu'à qui la détient ce jour-là (ICH E6(R3) 2.3.3)."), STYLES["head"]),
+    ]
+    document.build(story)
+    return buffer.getvalue()

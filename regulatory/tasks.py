@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from cms.files import delete_quietly
+
 from . import audit, exchange, tmf
 from .models import TmfDocument, TmfExportJob
 
@@ -23,19 +25,65 @@ State = TmfExportJob.State
 
 @transaction.atomic
 def start_export(*, actor, trial) -> TmfExportJob:
-    """Queue an export of the trial's whole TMF (the sponsor or an administrator only)."""
+    """Queue an export of the trial's whole TMF (the sponsor or an administrator only); ValidationError when the
+    TMF holds no document (an EMS package lists at least one)."""
     from django.core.exceptions import PermissionDenied
 
     if not tmf.can_file(actor, trial):
         raise PermissionDenied
-    job = TmfExportJob.objects.create(trial=trial, requested_by=actor,
-                                      total=TmfDocument.objects.filter(trial=trial).count())
+    total = TmfDocument.objects.filter(trial=trial).count()
+    if not total:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(exchange.empty_tmf_message(trial))
+    job = TmfExportJob.objects.create(trial=trial, requested_by=actor, moved_at=timezone.now(), total=total)
     audit.record(actor=actor, action="tmf.export_requested", obj=job, changes={"documents": [None, job.total]})
-    export_tmf.enqueue(job.pk)
+    _enqueue(export_tmf, job.pk)
     return job
 
 
+@transaction.atomic
+def retry_export(*, actor, job: TmfExportJob) -> TmfExportJob:
+    """Queue a stalled export again (its worker died, or the database was locked when it wanted to start it).
+    Only a stalled one: an export that still moves is left alone."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.utils.translation import gettext as _
+
+    if not tmf.can_file(actor, job.trial):
+        raise PermissionDenied
+    job = TmfExportJob.objects.select_for_update().get(pk=job.pk)
+    if not job.stalled:
+        raise ValidationError(_("This export is not stalled: it is left to finish."))
+    _update(job, state=State.QUEUED, done=0, error="")
+    audit.record(actor=actor, action="tmf.export_retried", obj=job)
+    _enqueue(export_tmf, job.pk)
+    return job
+
+
+# Backends that keep their jobs in the project's own database (or run them at once): the job is queued inside the
+# transaction that writes its row, so both land or neither does.
+_SAME_DATABASE_BACKENDS = ("django_tasks_db.", "django_tasks.backends.immediate.", "django_tasks.backends.dummy.")
+
+
+def _enqueue(task_function, *args) -> None:
+    """Queue `task_function(*args)`. On a queue outside the database (Redis), only once the transaction has
+    committed: a worker must never meet a job whose row is not there yet, nor run one whose request rolled back.
+    Should Redis refuse it then, the row stays queued, is shown stalled and can be run again (`retry_export`)."""
+    backend = type(task_function.get_backend())
+    if f"{backend.__module__}.".startswith(_SAME_DATABASE_BACKENDS):
+        task_function.enqueue(*args)
+    else:
+        def enqueue_committed():
+            try:
+                task_function.enqueue(*args)
+            except Exception:  # the write is committed: the page answers; the job shows stalled, to be retried
+                logger.exception("Queueing %s%r failed after commit", task_function.name, args)
+
+        transaction.on_commit(enqueue_committed)
+
+
 def _update(job: TmfExportJob, **values) -> None:
+    values.setdefault("moved_at", timezone.now())
     TmfExportJob.objects.filter(pk=job.pk).update(**values)
     for name, value in values.items():
         setattr(job, name, value)
@@ -63,6 +111,9 @@ def export_tmf(job_id: int) -> str:
                      changes={"documents": [None, summary.count], "sha256": [None, summary.sha256]})
     except Exception as error:
         logger.exception("TMF export %s failed", job.pk)
+        if job.file.name and job.state != State.DONE:  # stored, but not recorded: no object without its record
+            delete_quietly(job.file.storage, job.file.name)
+            job.file.name = None
         _update(job, state=State.FAILED, error=f"{type(error).__name__}: {error}"[:2000],
                 finished_at=timezone.now())
         audit.record(actor=job.requested_by, action="tmf.export_failed", obj=job,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import completeness_views, export_views, tmf_views
+from . import completeness_views, export_views, qc_views, tmf_views
 
 urlpatterns = [
     path("<str:nct>/", tmf_views.home, name="tmf_home"),
@@ -28,4 +28,12 @@ urlpatterns += [
     path("<str:nct>/exports/", export_views.exports, name="tmf_exports"),
     path("<str:nct>/exports/<int:pk>/status/", export_views.export_status, name="tmf_export_status"),
     path("<str:nct>/exports/<int:pk>/download/", export_views.export_download, name="tmf_export_download"),
+    path("<str:nct>/exports/<int:pk>/retry/", export_views.export_retry, name="tmf_export_retry"),
+]
+
+urlpatterns += [
+    path("<str:nct>/qc/", qc_views.qc, name="tmf_qc"),
+    path("<str:nct>/qc/settings/", qc_views.qc_settings, name="tmf_qc_settings"),
+    path("<str:nct>/documents/<int:pk>/qc/", qc_views.qc_decide, name="tmf_qc_decide"),
+    path("<str:nct>/milestones/", qc_views.milestones, name="tmf_milestones"),
 ]

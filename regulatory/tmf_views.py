@@ -21,12 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from . import permissions, services, tmf
+from . import filing, permissions, services, tmf
+from .audit_labels import action_label
 from .filing import content
 from .forms import ModelMultipleChoiceField
-from .models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
+from .models import AuditEntry, FixityRun, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
 from .models.tmf import LISTING_ORDER
-from .services import tmf_filing
+from .services import tmf_filing, tmf_qc
 
 PAGE_SIZE = 50
 
@@ -68,7 +69,8 @@ def _visible_sites(user, trial):
 
 
 def _context(request, trial, **extra):
-    return {"trial": trial, "can_file": tmf.can_file(request.user, trial), **extra}
+    return {"trial": trial, "can_file": tmf.can_file(request.user, trial),
+            "sees_qc": permissions.sees_tmf_qc_pending(request.user, trial), **extra}
 
 
 def _listing(request, trial, documents, template: str, **extra):
@@ -107,9 +109,11 @@ def home(request, nct: str):
     for artifact_id, n in per_artifact.items():
         counts[zone_of[artifact_id]] = counts.get(zone_of[artifact_id], 0) + n
     zones = [(zone, counts.get(zone.number, 0)) for zone in TmfZone.objects.all()]
+    can_check_fixity = permissions.can_check_fixity(request.user, trial)
     return TemplateResponse(request, "regulatory/tmf/home.html", _context(
         request, trial, zones=zones, form=FilterForm(sites=_visible_sites(request.user, trial)),
-        total=sum(counts.values())))
+        total=sum(counts.values()), can_check_fixity=can_check_fixity,
+        last_fixity=FixityRun.objects.filter(trial=trial).first() if can_check_fixity else None))
 
 
 @login_required
@@ -154,15 +158,15 @@ def document(request, nct: str, pk: int):
         Q(object_type="regulatory.tmfdocument", object_id=str(document.pk))
         | (Q(object_type=document.source_type, object_id=document.source_id) if document.source_type else Q(pk=None))
     ).order_by("sequence")
+    history = list(history)
+    for entry in history:
+        entry.label = action_label(entry.action)
+    can_qc = permissions.can_qc_tmf(request.user, trial)
     return TemplateResponse(request, "regulatory/tmf/document.html", _context(
         request, trial, document=document, versions=versions.order_by("-document_date", "-pk"), history=history,
-        is_pdf=content_type_of(document) == "application/pdf"))
-
-
-def content_type_of(document: TmfDocument) -> str:
-    if document.is_uploaded:
-        return "application/pdf" if document.file_name.lower().endswith(".pdf") else ""
-    return "application/pdf" if not document.source_type.endswith("protocolversionpage") else ""
+        is_pdf=filing.shows_as_pdf(document), qc_issues=document.qc_issues.select_related("raised_by", "closed_by"),
+        can_qc=can_qc, qc_refusal=permissions.tmf_qc_refusal(request.user, document) if can_qc else None,
+        categories=tmf_qc.qc_categories()))
 
 
 @login_required

@@ -53,11 +53,20 @@ def site_detail(request, *, trial: TrialPage, code: str):
         "team": selectors.site_team(site=site),
         "can_manage": can_manage,
         "can_acknowledge": permissions.can_acknowledge(request.user, site),
+        "can_read_isf": permissions.can_read_isf(request.user, site),
         "edit_url": reverse("investigational_sites:edit", args=[site.pk]) if can_manage else "",
         "current_version": selectors.effective_version(site=site),
         "activations": selectors.acknowledgements_of_site(site=site),
         "now": timezone.now(),
+        "sections": [(template, entries(request, site)) for template, entries in SITE_SECTIONS],
     })
+
+
+# Sections other apps add, from their AppConfig.ready(), to a site's page (consent: the consent-form versions in
+# force there, to acknowledge) and to the acknowledgement matrix (consent: versions × sites): (template, function
+# of the request and the site, or the trial, giving the template's `section`).
+SITE_SECTIONS: list = []
+MATRIX_SECTIONS: list = []
 
 
 @require_POST
@@ -112,7 +121,8 @@ def acknowledgement_matrix(request, *, trial: TrialPage):
     _trial_wide(request, trial)
     sites, rows = selectors.acknowledgement_matrix(trial=trial, user=request.user)
     return TemplateResponse(request, "regulatory/acknowledgement_matrix.html", {
-        "page": trial, "trial": trial, "sites": sites, "rows": rows,
+        "page": trial, "trial": trial, "sites": sites, "rows": rows, "now": timezone.now(),
+        "sections": [(template, entries(request, trial)) for template, entries in MATRIX_SECTIONS],
         "can_manage": permissions.can_manage_trial(request.user, trial),
     })
 

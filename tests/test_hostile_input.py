@@ -33,6 +33,7 @@ from consent.tests.test_record_views import consent_post
 from consent.tests.test_records import forms, signature_png  # noqa: F401  (fixtures)
 from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument
 from regulatory.tests.factories import PASSWORD
+from tests.sharing import shared_fixture
 
 SITES = "/nct07063680/sites"
 TMF = "/tmf/NCT07063680/"
@@ -76,7 +77,7 @@ def assert_escaped(body: str, count: int = 1) -> None:
     assert body.count(ESCAPED) >= count
 
 
-@pytest.fixture
+@shared_fixture
 def participant(world, forms):  # noqa: F811
     return consent_services.participant_create(actor=world.coordinator_a, site=world.site_a)
 
@@ -165,17 +166,75 @@ WORD_FILES = {
 }
 
 
+@pytest.mark.parametrize("title", ["", "Formulaire du patient"], ids=["title to propose", "title confirmed"])
 @pytest.mark.parametrize("case", list(WORD_FILES), ids=list(WORD_FILES))
-def test_hostile_word_file_is_refused_in_the_admin_import(world, as_user, media, case):
+def test_hostile_word_file_is_refused_in_the_admin_import(world, as_user, media, case, title):
     build, message = WORD_FILES[case]
     client = as_user(world.sponsor)
     before = snapshot()
-    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr", "title": title,
                                     "file": SimpleUploadedFile("formulaire.docx", build())})
     assert response.status_code == 200  # the Wagtail admin's way: the form again, the reason under the field
     assert message in html.unescape(text(response))
     assert snapshot() == before
     assert files_in(media) == []
+
+
+@pytest.mark.parametrize(("number", "message"), [
+    ("1.0", "Consentement du patient v1.0 (fr) existe déjà"),
+    ("01.0", "Consentement du patient v1.0 (fr) existe déjà"),  # the same version, written otherwise
+    ("1.0.0", "Un numéro de version a la forme 2.0"),
+    ("v2", "Un numéro de version a la forme 2.0"),
+], ids=["existing", "existing written 01.0", "three parts", "letters"])
+@pytest.mark.parametrize("title", ["", "Formulaire du patient"], ids=["title to propose", "title confirmed"])
+def test_an_existing_or_malformed_version_number_is_a_message_on_the_import_form(world, as_user, media, number,
+                                                                                 message, title):
+    make_form(trial=world.trial, kind="patient", number="1.0")
+    client = as_user(world.sponsor)
+    before = snapshot()
+
+    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                                    "version_number": number, "title": title,
+                                    "file": SimpleUploadedFile("formulaire.docx", plain_docx("Texte"))})
+
+    assert response.status_code == 200  # was a 500: 'ImportForm' has no field named 'slug'
+    assert message in html.unescape(text(response))
+    assert snapshot() == before
+    assert files_in(media) == []
+
+
+def wide_table_docx(columns: int, rows: int) -> bytes:
+    document = docx.Document()
+    document.add_paragraph("Calendrier des visites")
+    table = document.add_table(rows=rows, cols=columns)
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            cell.text = f"J{c * 7}" if r == 0 else ("X" if (r + c) % 2 else f"Bilan {r}.{c}")
+    output = io.BytesIO()
+    document.save(output)
+    return output.getvalue()
+
+
+@pytest.mark.parametrize(("columns", "rows"), [(28, 19), (40, 6)], ids=["19x28", "40 columns"])
+def test_a_version_imported_with_a_table_wider_than_the_page_prints(world, as_user, media, tmp_path, columns, rows):
+    client = as_user(world.sponsor)
+    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                                    "title": "Calendrier", "file": SimpleUploadedFile("f.docx",
+                                                                                     wide_table_docx(columns, rows))})
+    assert response.status_code == 302
+    version = ConsentFormVersionPage.objects.get()
+    assert f"({rows} lignes × {columns} colonnes" in version.import_notes  # the notes say what printing does
+
+    response = client.get(f"/admin/consent/versions/{version.pk}/pdf/")  # was a 500: negative availWidth
+
+    assert response.status_code == 200
+    pdf = b"".join(response.streaming_content)
+    path = tmp_path / "draft.pdf"
+    path.write_bytes(pdf)
+    words = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split()
+    expected = {f"J{c * 7}" for c in range(columns)} | {f"{r}.{c}" for r in range(1, rows) for c in range(columns)
+                                                         if (r + c) % 2 == 0}
+    assert expected <= set(words)  # every cell printed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -286,6 +345,7 @@ def test_docx_import_keeps_only_the_sanitised_name(world, as_user, media, case):
     sent, shown = DOCX_NAMES[case]
     client = as_user(world.sponsor)
     response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                                    "title": "Formulaire du patient",
                                     "file": SimpleUploadedFile(sent, plain_docx("Pourquoi cette étude ?"))})
     assert response.status_code == 302
     version = ConsentFormVersionPage.objects.get()
@@ -393,7 +453,8 @@ def hostile_form(world, **fields):
 
 def xss_withdrawal_reason(world, participant, **_):
     client = as_client(world.coordinator_a)
-    client.post(f"{SITES}/dij/participants/{participant.code}/withdraw/", {"reason": f"Refus {SCRIPT}"})
+    client.post(f"{SITES}/dij/participants/{participant.code}/withdraw/",
+                {"scope": "follow_up", "reason": f"Refus {SCRIPT}"})
     assert Participant.objects.get(pk=participant.pk).status == "withdrawn"
     return [(client, f"{SITES}/dij/participants/{participant.code}/"), (as_client(world.sponsor), "/audit/")]
 
@@ -443,7 +504,8 @@ def xss_consent_form_text(world, participant, **_):
 
 def xss_imported_word_text(world, **_):
     client = as_client(world.sponsor)
-    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr", "file":
+    response = client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                                    "title": f"Titre {SCRIPT}", "file":
                                     SimpleUploadedFile("f.docx", plain_docx(f"Titre {SCRIPT}", f"Texte {SCRIPT}"))})
     assert response.status_code == 302
     return [(client, f"/admin/pages/{ConsentFormVersionPage.objects.get(live=False).pk}/view_draft/")]
@@ -573,10 +635,10 @@ def pdf_protocol_record_sheet(world, client_for, **_):
 
 def pdf_imported_word_draft(world, client_for, **_):
     client = client_for(world.sponsor)
-    client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr", "file":
-                         SimpleUploadedFile("f.docx", plain_docx(f"Texte {SCRIPT}"))})
+    client.post(IMPORT, {"trial": world.trial.pk, "kind": "patient", "language": "fr", "title": f"Titre {SCRIPT}",
+                         "file": SimpleUploadedFile("f.docx", plain_docx(f"Texte {SCRIPT}"))})
     response = client.get(f"/admin/consent/versions/{ConsentFormVersionPage.objects.get(live=False).pk}/pdf/")
-    return b"".join(response.streaming_content), [f"Texte {SCRIPT}"]
+    return b"".join(response.streaming_content), [f"Titre {SCRIPT}", f"Texte {SCRIPT}"]
 
 
 PDFS = {
@@ -609,7 +671,8 @@ def file_formula_titles(world) -> list[str]:
     coordinator = as_client(world.coordinator_a)
     for formula in FORMULAS:
         participant = consent_services.participant_create(actor=world.coordinator_a, site=world.site_a)
-        coordinator.post(f"{SITES}/dij/participants/{participant.code}/withdraw/", {"reason": formula})
+        coordinator.post(f"{SITES}/dij/participants/{participant.code}/withdraw/",
+                         {"scope": "follow_up", "reason": formula})
     assert Participant.objects.filter(status="withdrawn").count() == len(FORMULAS)
     return [formula.strip() for formula in FORMULAS]  # form fields strip surrounding blanks, tabs included
 
@@ -620,6 +683,14 @@ def assert_cells_neutralised(cells: list[str], stored: list[str], *, expect: boo
     if expect:
         for formula in stored:
             assert "'" + formula in cells, formula
+
+
+def assert_text_cells_as_filed(cells: list, stored: list[str]) -> None:
+    """XLSX has cell types: a formula-like title is a text cell shown exactly as filed, with no quote added (the
+    quote guard is CSV's; in XLSX it showed in the cell, issue 12). `xlsx_cells` checks that no cell is a formula."""
+    for formula in stored:
+        assert formula in cells, formula
+        assert "'" + formula not in cells, formula
 
 
 def csv_cells(data: bytes) -> list[str]:
@@ -633,6 +704,10 @@ def xlsx_cells(data: bytes) -> list:
     workbook = load_workbook(io.BytesIO(data))
     cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row]
     assert all(cell.data_type != "f" for cell in cells)
+    assert all(cell.data_type == "s" for cell in cells if isinstance(cell.value, str))
+    with zipfile.ZipFile(io.BytesIO(data)) as package:  # no formula element anywhere in the sheets' XML
+        assert not any(b"<f>" in package.read(name) or b"<f " in package.read(name)
+                       for name in package.namelist() if name.startswith("xl/worksheets/"))
     return [cell.value for cell in cells]
 
 
@@ -673,9 +748,11 @@ def export_completeness(fmt):
 EXPORTS = {
     "audit_trail_csv_quotes_formula_titles_and_reasons": export_audit_csv,
     "tmf_index_csv_quotes_formula_titles": export_tmf_index("csv"),
-    "tmf_index_xlsx_keeps_formula_titles_as_quoted_text": export_tmf_index("xlsx"),
     "completeness_csv_quotes_formula_like_codes": export_completeness("csv"),
-    "completeness_xlsx_keeps_formula_like_codes_as_quoted_text": export_completeness("xlsx"),
+}
+XLSX_EXPORTS = {
+    "tmf_index_xlsx_keeps_formula_titles_as_text_cells": export_tmf_index("xlsx"),
+    "completeness_xlsx_keeps_formula_like_codes_as_text_cells": export_completeness("xlsx"),
 }
 
 
@@ -683,6 +760,24 @@ EXPORTS = {
 def test_formula_injection_is_neutralised_in_exports(world, forms, tmp_path, case):  # noqa: F811
     cells, stored = EXPORTS[case](world, tmp_path)
     assert_cells_neutralised(cells, stored)
+
+
+@pytest.mark.parametrize("case", list(XLSX_EXPORTS), ids=list(XLSX_EXPORTS))
+def test_xlsx_exports_write_formula_like_text_as_text_cells_without_the_csv_quote(world, forms, tmp_path,  # noqa: F811
+                                                                                  case):
+    cells, stored = XLSX_EXPORTS[case](world, tmp_path)
+    assert_text_cells_as_filed(cells, stored)
+
+
+def test_xlsx_export_of_a_title_with_control_characters_is_not_a_500(world, forms, tmp_path):  # noqa: F811
+    """openpyxl refuses characters XML cannot hold: such a title is exported with U+FFFD in their place."""
+    from django.core.management import call_command
+
+    response = as_client(world.sponsor).post(f"{TMF}upload/", tmf_post(site=world.site_a.pk, title="Lettre\x01\x1b"))
+    assert response.status_code == 302
+    out = tmp_path / "index.xlsx"
+    call_command("tmf_index", "--trial", "NCT07063680", "--format", "xlsx", "--out", str(out), stdout=io.StringIO())
+    assert "Lettre\ufffd\ufffd" in xlsx_cells(out.read_bytes())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -803,12 +898,12 @@ def test_a_double_submit_records_one_consent_and_says_so(world, forms, participa
 # Forged site, participant and version identifiers
 # ----------------------------------------------------------------------------------------------------------------
 
-@pytest.fixture
+@shared_fixture
 def lil_participant(world, forms):  # noqa: F811
     return consent_services.participant_create(actor=world.coordinator_b, site=world.site_b)
 
 
-@pytest.fixture
+@shared_fixture
 def other_trial_form(world):
     return make_form(trial=world.other_trial, title="Formulaire d'un autre essai")
 
@@ -1059,3 +1154,100 @@ def test_impossible_date_in_a_sponsor_form_is_refused(world, as_user, media, cas
     assert response.status_code in (200, 400)  # the activation page answers 200 with its errors
     assert message in html.unescape(text(response))
     assert snapshot() == before and files_in(media) == []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Search boxes and API parameters (issue 12): a message or an empty result, never a 500, on SQLite and PostgreSQL
+# ----------------------------------------------------------------------------------------------------------------
+
+# What was typed (as it goes in the query string, already percent-encoded).
+SEARCH_TERMS = {
+    "nul": "%00",                    # PostgreSQL refuses it in any text, SQLite's FTS5 stops at it
+    "lone_double_quote": "%22",      # an unterminated FTS5 string on SQLite
+    "quote_inside_a_word": "a%22b",
+    "unbalanced_phrase": "%22unclosed",
+    "control_character": "%01",      # nothing left to search once cleaned
+    "fts_operators": "NEAR(a%20b)%20AND%20*%20col%3Ax%20%5E",
+    "two_thousand_words": "a%20" * 2000,  # one nested expression per word exhausted the recursion limit
+    "invalid_utf8": "%FF%ED%A0%80",
+}
+PAGE = "{page}"  # replaced by the trial page's id
+# Every search box and searchable parameter of the admin and its API, and of the front end.
+SEARCH_URLS = {
+    "admin_api_pages_search": "/admin/api/main/pages/?search={q}",
+    "admin_api_pages_search_ordered": "/admin/api/main/pages/?search={q}&order=title",
+    "admin_api_pages_search_and": "/admin/api/main/pages/?search={q}&search_operator=and",
+    "admin_api_pages_locale": "/admin/api/main/pages/?locale={q}",
+    "admin_api_pages_type": "/admin/api/main/pages/?type={q}",
+    "admin_api_pages_fields": "/admin/api/main/pages/?fields={q}",
+    "admin_api_pages_order": "/admin/api/main/pages/?order={q}",
+    "admin_api_pages_child_of": "/admin/api/main/pages/?child_of={q}",
+    "admin_api_pages_title": "/admin/api/main/pages/?title={q}",
+    "admin_api_page_detail_fields": "/admin/api/main/pages/{page}/?fields={q}",
+    "admin_page_search": "/admin/pages/search/?q={q}",
+    "admin_page_search_results": "/admin/pages/search/results/?q={q}",
+    "admin_page_explorer_search": "/admin/pages/{page}/?q={q}",
+    "admin_page_explorer_ordering": "/admin/pages/{page}/?ordering={q}",
+    "admin_page_chooser_search": "/admin/choose-page/search/?q={q}",
+    "admin_page_chooser_browse": "/admin/choose-page/{page}/?q={q}",
+    "admin_page_history": "/admin/pages/{page}/history/?q={q}",
+    "admin_users": "/admin/users/?q={q}",
+    "admin_groups": "/admin/groups/?q={q}",
+    "admin_documents": "/admin/documents/?q={q}",
+    "admin_document_chooser": "/admin/documents/chooser/results/?q={q}",
+    "admin_images": "/admin/images/?q={q}",
+    "admin_image_chooser": "/admin/images/chooser/results/?q={q}",
+    "admin_investigational_sites": "/admin/regulatory/investigationalsite/?q={q}",
+    "admin_workflows": "/admin/workflows/list/?q={q}",
+    "admin_site_history_report": "/admin/reports/site-history/?q={q}",
+    "admin_workflow_report": "/admin/reports/workflow/?q={q}",
+    "admin_consent_form_compare": "/admin/consent/compare/?left={q}&right={q}",
+    "tmf_search": TMF + "search/?q={q}",
+    "tmf_search_site_and_page": TMF + "search/?site={q}&page={q}",
+    "tmf_home_filters": TMF + "?q={q}&status={q}&date_from={q}",
+    "tmf_completeness_format": TMF + "completeness/?format={q}",
+    "audit_filters": "/audit/?action={q}&actor={q}&object_type={q}&trial={q}&date_from={q}&page={q}",
+    "audit_csv_filters": "/audit/?format=csv&action={q}",
+    "participants_page": SITES + "/dij/participants/?page={q}",
+}
+
+SPONSOR_SEARCH_URLS = {"admin_api_pages_search", "admin_page_chooser_search", "admin_page_explorer_search",
+                       "tmf_search", "audit_filters"}
+
+
+@pytest.mark.parametrize("case", list(SEARCH_URLS), ids=list(SEARCH_URLS))
+def test_hostile_search_terms_give_a_message_or_an_empty_result(world, case):
+    """As an administrator (who reaches every one of them), and as the sponsor where the issue found a 500: each
+    term in each box answers a page, an empty result or a 400 with a message; nothing is written. NUL is refused at
+    the door (400)."""
+    from urllib.parse import urlsplit
+
+    for user in (world.admin, world.sponsor) if case in SPONSOR_SEARCH_URLS else (world.admin,):
+        client = as_client(user)
+        before = snapshot()
+        for name, term in SEARCH_TERMS.items():
+            url = SEARCH_URLS[case].replace(PAGE, str(world.trial.pk)).replace("{q}", term)
+            parts = urlsplit(url)
+            response = client.get(parts.path, QUERY_STRING=parts.query)  # sent as typed, not re-encoded
+            assert response.status_code < 500, (name, url)
+            if name == "nul":
+                assert response.status_code == 400, url
+                assert "caractère NUL" in text(response)
+            if response.status_code == 400 and "json" in response.get("Content-Type", ""):
+                assert response.json()["message"], url
+        assert snapshot() == before
+
+
+def test_a_search_with_a_double_quote_in_a_word_still_finds_the_page(world, as_user):
+    """The quote is escaped, not dropped with the whole query: the trial is found."""
+    client = as_user(world.admin)
+    body = client.get("/admin/pages/search/", QUERY_STRING="q=Argipressine%22").content.decode()
+    assert "Argipressine test" in body
+    found = client.get("/admin/api/main/pages/", QUERY_STRING="search=%22Argipressine%22").json()
+    assert [item["title"] for item in found["items"]] == ["Argipressine test"]
+
+
+def test_an_unknown_search_operator_in_the_admin_api_is_a_400_with_a_message(world, as_user):
+    response = as_user(world.sponsor).get("/admin/api/main/pages/", {"search": "essai", "search_operator": "xor"})
+    assert response.status_code == 400
+    assert response.json() == {"message": "search_operator must be 'and' or 'or'"}

@@ -17,9 +17,11 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from wagtail.documents.models import Document
+from wagtail.models import Page, PageLogEntry, PageViewRestriction, Revision, WorkflowState
 
 from consent import masters
 from consent import services as consent_services
+from consent.models import ConsentTask
 from consent.pki import ensure_identities
 from consent.tests.factories import make_form, signature_png
 from regulatory import services, tasks
@@ -31,10 +33,12 @@ from regulatory.models import (
     TmfArtifact,
     TmfDocument,
     TmfExportJob,
+    TmfMilestone,
     TrialCollection,
 )
-from regulatory.services import tmf_filing
-from regulatory.tests.factories import PASSWORD, make_member, make_opinion, make_version
+from regulatory.services import tmf_filing, tmf_qc
+from regulatory.tests.factories import PASSWORD, delegate, make_member, make_nurse, make_opinion, make_version
+from tests.sharing import shared_fixture
 
 from . import permission_matrix as matrix
 
@@ -92,12 +96,24 @@ def build(world):
     master = masters.signed_master(versions=[forms["patient"]], site=a, trial=trial, actor=world.sponsor)
 
     # Participants with a signed consent at each site, and one still in screening.
-    participants, records, fresh = {}, {}, {}
+    participants, records, fresh, spare, inform_tasks = {}, {}, {}, {}, {}
     for site, staff in ((a, world.coordinator_a), (b, world.coordinator_b)):
         participant = consent_services.participant_create(actor=staff, site=site)
         records[site.code] = _consent(world, participant, forms["patient"], staff)
         participants[site.code] = participant
         fresh[site.code] = consent_services.participant_create(actor=staff, site=site)
+        spare[site.code] = consent_services.participant_create(actor=staff, site=site)
+        inform_tasks[site.code] = ConsentTask.objects.create(  # a non-substantive change to tell of
+            participant=participant, kind=ConsentTask.Kind.INFORM, form_kind="patient", target_version=forms["patient"],
+            opens_at=timezone.now() - datetime.timedelta(hours=1), due_at=timezone.now() + datetime.timedelta(days=30))
+
+    # DIJ staff not delegated "obtain informed consent" nor "record deaths" (the nurse_a column).
+    nurse = make_nurse(a)
+    # The delegation log: an entry awaiting its staff member's acknowledgement at each site, and a signed print.
+    pending = {site.code: delegate(site=site, staff=staff, tasks=["withdrawal"], acknowledged=False)
+               for site, staff in ((a, world.coordinator_a), (b, world.coordinator_b))}
+    for site in (a, b):
+        consent_services.print_log(site=site)
 
     # The TMF: a document filed by hand at each site, and a finished export.
     tmf_uploads = {}
@@ -108,9 +124,24 @@ def build(world):
             document_date=datetime.date(2026, 2, 1),
             version="1", status=TmfDocument.Status.CURRENT,
             file=SimpleUploadedFile(f"delegation-{site.code.lower()}.pdf", PDF, content_type="application/pdf"))
+    # QC (issue 19): the site documents QC-approved by the trial's TMF QC member (before the export: a package
+    # holding unapproved documents is the sponsor's side's only); one trial-level document pending, filed after it.
+    tmf_qc_member = make_member("tmf-qc", role=Role.TMF_QC, trial=trial)
+    for document in tmf_uploads.values():
+        tmf_qc.qc_approve(actor=tmf_qc_member, document=document)
     job = tasks.start_export(actor=world.sponsor, trial=trial)
     job.refresh_from_db()
+    pending_tmf_doc = tmf_filing.file_upload(
+        actor=world.sponsor, trial=trial, artifact=TmfArtifact.objects.get(number="01.01.02"), level="trial",
+        site=None, country="", title="Plan de gestion en attente de QC", document_date=datetime.date(2026, 2, 1),
+        version="1", status=TmfDocument.Status.CURRENT,
+        file=SimpleUploadedFile("plan.pdf", PDF, content_type="application/pdf"))
     assert job.state == TmfExportJob.State.DONE, job.error
+    from consent import tasks as consent_tasks
+
+    fixity_run = consent_tasks.start_fixity_check(actor=world.sponsor, trial=trial)
+    fixity_run.refresh_from_db()
+    assert fixity_run.state == "done" and fixity_run.report, fixity_run.error
 
     # The other trial: its own protocol, TMF and audit entries.
     other_v1 = make_version(trial=world.other_trial, number="1.0")
@@ -126,11 +157,16 @@ def build(world):
         code = site.code
         return {
             "site": code.lower(), "site_pk": site.pk, "participant": participants[code].code,
-            "fresh": fresh[code].code, "activation": activations[code].pk, "token": records[code].verification_token,
+            "fresh": fresh[code].code, "spare": spare[code].code, "activation": activations[code].pk,
+            "inform_task": inform_tasks[code].pk,
+            "form_period": forms["patient"].effectivities.get(site=site).pk, "token": records[code].verification_token,
             "form": (forms["patient"] if code == "DIJ" else lil_only).pk,
             "tmf_doc": tmf_uploads[code].pk, "consent_pdf_path": records[code].pdf.name,
             "tmf_upload_path": tmf_uploads[code].file.name,
             "staff_pk": (world.coordinator_a if code == "DIJ" else world.coordinator_b).pk,
+            "fhir_consent": f"NCT07063680-{participants[code].code}-1",
+            "fhir_subject": f"NCT07063680-{participants[code].code}", "fhir_org": f"NCT07063680-{code}",
+            "delegation_entry": pending[code].pk,
         }
 
     submission = opinion.get_parent()
@@ -147,27 +183,31 @@ def build(world):
             "cf_version": forms["patient"].pk, "cf_draft_url": draft_form.url, "cf_draft_pk": draft_form.pk,
             "lil_only_form": lil_only.pk, "trial_tmf_doc": TmfDocument.objects.get(
                 source_type="regulatory.protocolversionpage", source_id=str(v1.pk), artifact__number="02.01.02").pk,
-            "job": job.pk, "export_path": job.file.name, "grant": world.inspector_grant.pk,
+            "job": job.pk, "export_path": job.file.name, "fixity": fixity_run.pk, "grant": world.inspector_grant.pk,
             "other_trial_url": world.other_trial.url, "other_site": world.other_site.code.lower(),
             "other_protocol_url": other_v1.url,
             "lil_participant": participants["LIL"].code, "cf_pending_url": pending_form.url,
+            "protocol_version_pk": v1.pk, "item_pk": opinion.pk, "cf_index_pk": forms["patient"].get_parent().pk,
+            "cf_revision": forms["patient"].revisions.order_by("pk").first().pk,
+            "pending_tmf_doc": pending_tmf_doc.pk,
         },
-        forms=forms, v1_1=v1_1, participants=participants, inspector_2=inspector_2,
+        forms=forms, v1_1=v1_1, participants=participants, inspector_2=inspector_2, tmf_qc=tmf_qc_member, nurse=nurse,
     )
 
 
 # --- Personas --------------------------------------------------------------------------------------------------
 
-def login(world, client, persona: str):
+def login(world, client, persona: str, objects=None):
     """The test client as `persona` (a column of the matrix); the inspector's window is set as the persona says."""
     grant = world.inspector_grant
     if persona == "insp_dij":
         grant.sites.set([world.site_a])
     elif persona == "insp_after":
         InspectorGrant.objects.filter(pk=grant.pk).update(ends_at=timezone.now())
-    users = {"coord_a": world.coordinator_a, "inv_a": world.investigator_a, "coord_b": world.coordinator_b,
-             "sponsor": world.sponsor, "qa": world.qa, "insp": world.inspector, "insp_dij": world.inspector,
-             "insp_after": world.inspector, "other_sp": world.other_sponsor, "admin": world.admin}
+    users = {"coord_a": world.coordinator_a, "nurse_a": objects.nurse if objects else None,
+             "inv_a": world.investigator_a, "coord_b": world.coordinator_b, "sponsor": world.sponsor, "qa": world.qa,
+             "insp": world.inspector, "insp_dij": world.inspector, "insp_after": world.inspector,
+             "other_sp": world.other_sponsor, "admin": world.admin}
     if persona != "anon":
         client.force_login(users[persona])
     return client
@@ -217,6 +257,10 @@ def check_table(table) -> None:
 def test_the_tables_are_well_formed():
     check_table(matrix.MATRIX)
     check_table(matrix.WRITES)
+    seen = set()
+    for template, statuses in matrix.API_MATRIX:
+        assert template not in seen and len(statuses) == len(matrix.API_COLUMNS), template
+        seen.add(template)
     assert set(PAYLOADS) == {template for template, _ in matrix.WRITES}
 
 
@@ -267,21 +311,32 @@ def _site_form(world, label) -> dict:
 # Valid data for each row of `matrix.WRITES`, so that whoever may write does: (world, objects, label) → data.
 PAYLOADS = {
     T + "/sites/{site}/acknowledge/{activation}/": lambda world, objects, label: {},
+    TMF + "/documents/{pending_tmf_doc}/qc/": lambda world, objects, label: {"decision": "approve"},
+    TMF + "/qc/settings/": lambda world, objects, label: {"timeliness_days": "45", "qc_automatic": "on"},
+    TMF + "/milestones/": lambda world, objects, label: {
+        "reference": TmfMilestone.objects.get(number=3).pk, "level": "site", "site": world.site_a.pk,
+        "planned_date": "2026-03-01"},
     T + "/acknowledgements/{activation}/remind/": lambda world, objects, label: {},
-    T + "/sites/{site}/participants/": lambda world, objects, label: {},
+    T + "/sites/{site}/participants/": lambda world, objects, label: {"confirm": "yes"},
+    T + "/sites/{site}/acknowledge-form/{form_period}/": lambda world, objects, label: {},
+    T + "/acknowledgements/forms/{form_period}/remind/": lambda world, objects, label: {},
+    T + "/sites/{site}/participants/{spare}/not-included/": lambda world, objects, label: {
+        "status": "registered_in_error", "reason": "Inscrit deux fois par erreur"},
     T + "/sites/{site}/participants/{fresh}/consent/{cf_version}/": lambda world, objects, label: {
         "version": objects.forms["patient"].pk, "expected_sequence": 0,
         "signed_at": _local(timezone.now() - datetime.timedelta(minutes=5)), "outcome": "consented",
         "statement_0": "accept", "signature_drawn": _drawn_signature(), "password": PASSWORD},
     T + "/sites/{site}/participants/{participant}/withdraw/": lambda world, objects, label: {
-        "reason": "Retrait exprimé oralement"},
+        "scope": "follow_up", "reason": "Retrait exprimé oralement"},
+    T + "/sites/{site}/participants/{participant}/tasks/{inform_task}/informed/": lambda world, objects, label: {
+        "note": "Informé par téléphone de la nouvelle version"},
     T + "/sites/{site}/participants/{fresh}/death/": lambda world, objects, label: {
-        "died_at": _local(timezone.now() - datetime.timedelta(hours=2))},
+        "died_at": _local(timezone.now())},  # registered as the matrix was built: death cannot precede it
     T + "/activations/new/": lambda world, objects, label: {
         "version": objects.v1_1.pk, "sites": [world.site_a.pk, world.site_b.pk],
         "effective_from": _local(timezone.now()), "justification": "Modification rédactionnelle."},
     "{cf_pending_url}effective/": lambda world, objects, label: {
-        "sites": [world.site_a.pk], "effective_from": _local(timezone.now())},
+        "sites": [world.site_a.pk], "effective_from": _local(timezone.now()), "change_kind": "substantive"},
     "{cf_pending_url}withdraw/": lambda world, objects, label: {"reason": "Erreur de traduction"},
     TMF + "/upload/": lambda world, objects, label: {
         "artifact": TmfArtifact.objects.get(number="01.01.01").pk, "level": "trial", "site": "", "country": "",
@@ -294,17 +349,39 @@ PAYLOADS = {
     TMF + "/completeness/settings/": lambda world, objects, label: {
         "expectations-form": "1", "expected": ["02.01.02:trial", "05.02.04:site"]},
     TMF + "/exports/": lambda world, objects, label: {},
+    TMF + "/exports/{job}/retry/": lambda world, objects, label: {},
+    TMF + "/fixity/": lambda world, objects, label: {},
+    T + "/sites/{site}/delegation/": lambda world, objects, label: {
+        "staff": (world.coordinator_a if label == "A" else world.coordinator_b).pk, "tasks": ["death"],
+        "start_date": "2026-01-01", "end_date": "", "password": PASSWORD},
+    T + "/sites/{site}/delegation/{delegation_entry}/acknowledge/": lambda world, objects, label: {
+        "password": PASSWORD},
     "/verify/": lambda world, objects, label: {
         "pdf": SimpleUploadedFile("copie.pdf", PDF, content_type="application/pdf")},
     "/admin/investigational_sites/edit/{site_pk}/": lambda world, objects, label: _site_form(world, label),
+    **{template: lambda world, objects, label: {} for template, _ in matrix.WRITES if template.startswith(
+        ("/admin/pages/", "/admin/bulk/")) and "/copy/" not in template and "/privacy/" not in template},
+    **{template: (lambda world, objects, label, pk=pk: {
+        "new_title": "Copie", "new_slug": "copie-publiee", "publish_copies": "on",
+        "new_parent_page": Page.objects.get(pk=objects.common[pk]).get_parent().pk})
+       for template, pk in (("/admin/pages/{cf_version}/copy/", "cf_version"),
+                            ("/admin/pages/{protocol_version_pk}/copy/", "protocol_version_pk"),
+                            ("/admin/pages/{trial_pk}/copy/", "trial_pk"),
+                            ("/admin/pages/{item_pk}/copy/", "item_pk"))},
+    "/admin/pages/{cf_version}/privacy/": lambda world, objects, label: {"restriction_type": "login"},
 }
 
 
-def written() -> int:
+def written() -> tuple:
     """Audit entries but the inspector middleware's own (what an inspector opened, or was refused): every write of
-    the rows of `matrix.WRITES` is audited."""
-    return AuditEntry.objects.exclude(action__in=["inspection.view", "inspection.download",
-                                                  "inspection.write_refused"]).count()
+    the rows of `matrix.WRITES` is audited; and, for Wagtail's page actions, the pages (their place, state and
+    lock), their revisions, log entries, view restrictions and running workflows. Compared before and after."""
+    return (AuditEntry.objects.exclude(action__in=["inspection.view", "inspection.download",
+                                                   "inspection.write_refused"]).count(),
+            tuple(Page.objects.order_by("pk").values_list("pk", "path", "live", "locked", "has_unpublished_changes",
+                                                          "latest_revision_id")),
+            Revision.objects.count(), PageLogEntry.objects.count(), PageViewRestriction.objects.count(),
+            WorkflowState.objects.filter(status="in_progress").count())
 
 
 def check_writes(client, persona: str, world, objects) -> list[str]:
@@ -319,9 +396,9 @@ def check_writes(client, persona: str, world, objects) -> list[str]:
                 data["username"] = account.get_username() if account else ""
             response = client.post(url, data)
             text_of(response)
-            want, got, wrote = expected[persona], response.status_code, written() > before
+            want, got, wrote = expected[persona], response.status_code, written() != before
             where = f"{persona:<10} {label} POST {template}  [{url}]"
-            if want == matrix.W and (got != 302 or not wrote):
+            if want == matrix.W and (got != 302 or written()[0] <= before[0]):
                 mismatches.append(f"{where}  expected the write (302 and an audit entry), got {got}"
                                   f"{'' if wrote else ', nothing written'}")
             elif want != matrix.W and (got != want or wrote):
@@ -336,8 +413,8 @@ def check_writes(client, persona: str, world, objects) -> list[str]:
 # audit changes naming it as the site, links to its pages.
 SITE_B_ONLY = [r"LIL-000\d", r"CV investigateur registre LIL", r"coordinator-b", r"· LIL ·", r"Hôpital fictif de Lille",
                r'"site": \[null, "LIL"\]', r'""site"": \[null, ""LIL""\]', r"/sites/lil/"]
-SITE_A_ONLY = [r"DIJ-000\d", r"CV investigateur registre DIJ", r"coordinator-a", r"investigator-a", r"· DIJ ·",
-               r"CHU Dijon Bourgogne", r"/sites/dij/"]
+SITE_A_ONLY = [r"DIJ-000\d", r"CV investigateur registre DIJ", r"coordinator-a", r"investigator-a", r"nurse-a",
+               r"· DIJ ·", r"CHU Dijon Bourgogne", r"/sites/dij/"]
 # What belongs to NCT07063680 at all: the other trial's sponsor sees none of it.
 TRIAL_ONLY = [r"NCT07063680", r"nct07063680", r"Argipressine", r"\bDIJ\b", r"\bLIL\b", r"Dijon", r"Lille",
               r"Avis du CPP", r"CV investigateur registre", r"Formulaire patient", r"Formulaire proche",
@@ -440,6 +517,7 @@ def partial_inspector_leaks(world, client, objects) -> list[str]:
 
 LEAK_CHECKS = {
     "coord_a": lambda world, client, objects: site_staff_leaks(world, client, objects, "dij", SITE_B_ONLY),
+    "nurse_a": lambda world, client, objects: site_staff_leaks(world, client, objects, "dij", SITE_B_ONLY),
     "inv_a": lambda world, client, objects: site_staff_leaks(world, client, objects, "dij", SITE_B_ONLY),
     "coord_b": lambda world, client, objects: site_staff_leaks(world, client, objects, "lil", SITE_A_ONLY),
     "other_sp": other_sponsor_leaks,
@@ -447,20 +525,54 @@ LEAK_CHECKS = {
 }
 
 
+@shared_fixture
+def objects(world):
+    """The matrix's objects, made once for the module's personas (each persona's writes are rolled back)."""
+    return build(world)
+
+
 # --- The matrix, one persona at a time ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("persona", matrix.COLUMNS)
-def test_the_permission_matrix(world, client, persona):
+def test_the_permission_matrix(world, objects, client, persona):
     """The persona's zero-leak checks first (an inspector's own probes of the other site's URLs, refused but
     audited with their path, would otherwise show in the audit trail), then reads, then writes (they change the
     world, so they come last)."""
-    objects = build(world)
-    client = login(world, client, persona)
+    client = login(world, client, persona, objects)
     problems = [f"{persona:<10} LEAK {line}" for line in LEAK_CHECKS.get(persona, lambda *args: [])(
         world, client, objects)]
     problems += check_reads(client, persona, objects)
     problems += check_writes(client, persona, world, objects)
     assert not problems, (f"{len(problems)} difference(s) with tests/permission_matrix.py:\n" + "\n".join(problems))
+
+
+# --- The TMF QC role (issue 19) ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("persona", matrix.QC_COLUMNS)
+def test_the_tmf_qc_matrix(world, objects, client, persona):
+    """QC is decided by the trial's TMF QC role only (`permissions.tmf_qc_refusal`), never by the sponsor who filed
+    the document nor by an administrator by virtue of being one; the QC member reads the TMF as the sponsor's side."""
+    users = {"sponsor": world.sponsor, "tmf_qc": objects.tmf_qc, "admin": world.admin}
+    client.force_login(users[persona])
+    problems = []
+    for template, statuses in matrix.QC_MATRIX:
+        expected = statuses[matrix.QC_COLUMNS.index(persona)]
+        url = url_of(template, objects, "-")
+        got = client.get(url).status_code
+        if got != expected:
+            problems.append(f"{persona} GET {url}: expected {expected}, got {got}")
+    for template, statuses in matrix.QC_WRITES:
+        expected = statuses[matrix.QC_COLUMNS.index(persona)]
+        url = url_of(template, objects, "-")
+        before = written()
+        got = client.post(url, PAYLOADS[template](world, objects, "-")).status_code
+        wrote = written() != before
+        if expected == matrix.W and (got != 302 or written()[0] <= before[0]):
+            problems.append(f"{persona} POST {url}: expected the write, got {got}")
+        elif expected != matrix.W and (got != expected or wrote):
+            problems.append(f"{persona} POST {url}: expected {expected} and nothing written, got {got}"
+                            f"{', and something was written' if wrote else ''}")
+    assert not problems, "\n".join(problems)
 
 
 # --- Every front-end URL is in the matrix ----------------------------------------------------------------------
@@ -533,3 +645,68 @@ def test_every_front_end_url_pattern_and_page_route_is_in_the_matrix(world):
             missing += sorted(f"{model.__name__} sub-route {'/'.join(sorted(names))} ({route!r})"
                               for route, names in by_pattern.items() if not names & seen)
     assert not missing, "URLs with no row in tests/permission_matrix.py:\n" + "\n".join(missing)
+
+
+# --- The FHIR API, one bearer token per column ---------------------------------------------------------------------
+
+def api_tokens(world) -> dict[str, str | None]:
+    """The raw token of each column of `matrix.API_MATRIX`."""
+    import secrets
+
+    from regulatory.models import ApiToken
+    from regulatory.models.api_tokens import token_digest
+    from regulatory.services.api_tokens import api_token_issue, api_token_revoke
+
+    def issue(user, site=None, trial=None):
+        return api_token_issue(actor=None, user=user, trial=trial or world.trial, site=site, days=30)[1]
+
+    expired, revoked = issue(world.sponsor), issue(world.sponsor)
+    ApiToken.objects.filter(digest=token_digest(expired)).update(
+        created_at=timezone.now() - datetime.timedelta(days=31), expires_at=timezone.now() - datetime.timedelta(days=1))
+    api_token_revoke(actor=world.sponsor, token=ApiToken.objects.get(digest=token_digest(revoked)), reason="Fin")
+    return {
+        "none": None, "garbage": "tdk_" + secrets.token_urlsafe(32), "expired": expired, "revoked": revoked,
+        "trial": issue(world.sponsor), "dij": issue(world.coordinator_a, world.site_a),
+        "lil": issue(world.coordinator_b, world.site_b), "sp_lil": issue(world.sponsor, world.site_b),
+        "staff_trial": issue(world.coordinator_a), "other": issue(world.other_sponsor, trial=world.other_trial),
+        "admin": issue(world.admin),
+    }
+
+
+def test_the_api_token_matrix(world, objects, client, settings):
+    """Every row of `matrix.API_MATRIX` × every token; every answer application/fhir+json; searches list only the
+    sites of the token's column; every call with a known token is audited with it."""
+    import json
+
+    from django.core.cache import cache
+
+    settings.FHIR_API_THROTTLE = {"WINDOW_SECONDS": 3600, "MAX_PER_TOKEN": 10_000, "MAX_FAILURES_PER_ADDRESS": 10_000}
+    cache.clear()
+    tokens, problems = api_tokens(world), []
+    participant = objects.participants["DIJ"]
+    participant.__class__.objects.create(site=world.other_site, number=1, code="BOR-0001",
+                                         created_by=world.other_sponsor)
+    for template, statuses in matrix.API_MATRIX:
+        per_site = bool(placeholders(template) & matrix.SITE_KEYS)
+        for index, label in enumerate(("A", "B") if per_site else ("-",)):
+            url = url_of(template, objects, label)
+            for column, status in zip(matrix.API_COLUMNS, statuses, strict=True):
+                want = status[index] if isinstance(status, tuple) else status
+                raw = tokens[column]
+                response = client.get(url, **({"HTTP_AUTHORIZATION": f"Bearer {raw}"} if raw else {}))
+                if response.status_code != want:
+                    problems.append(f"{column:<11} {label} GET {template} [{url}] expected {want}, "
+                                    f"got {response.status_code}")
+                if not response["Content-Type"].startswith("application/fhir+json"):
+                    problems.append(f"{column:<11} {label} GET {url}: {response['Content-Type']}")
+    for column, allowed in matrix.API_SITES.items():
+        for resource in ("Consent", "ResearchSubject", "Organization"):
+            body = json.loads(client.get(f"/fhir/R5/{resource}?_count=100",
+                                         HTTP_AUTHORIZATION=f"Bearer {tokens[column]}").content)
+            listed = {entry["resource"]["id"].split("-")[1] for entry in body.get("entry", [])}
+            if not listed <= allowed or (resource == "Organization" and listed != allowed):
+                problems.append(f"{column:<11} LEAK /fhir/R5/{resource} lists sites {sorted(listed)}")
+    audited = AuditEntry.objects.filter(action__in=["api.read", "api.refused"], object_type="regulatory.apitoken")
+    if audited.values("object_id").distinct().count() != len([t for t in tokens.values() if t]) - 1:  # not garbage
+        problems.append("not every known token's calls are audited with it")
+    assert not problems, f"{len(problems)} difference(s) with the API matrix:\n" + "\n".join(problems)

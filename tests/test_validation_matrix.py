@@ -21,11 +21,19 @@ NODE_ID = re.compile(r"`([\w./-]+\.py::[^`]+)`")
 # The requirements issue 7 asks the matrix to trace, one row each.
 REQUIREMENTS = [
     *(f"21 CFR 11.10({letter})" for letter in "abcdefghijk"),
-    "21 CFR 11.50", "21 CFR 11.70", "21 CFR 11.200",
+    "21 CFR 11.50", "21 CFR 11.70", "21 CFR 11.200", "21 CFR 11.300(d)",
     "EU GMP Annex 11 §9", "EU GMP Annex 11 §14",
     "EU CTR art. 35",
+    # issue 15: long-term proof
+    "EU CTR art. 58", "EU GMP Annex 11 §7", "EU GMP Annex 11 §17",
+    "EU CTR art. 57", "TMF Reference Model QC",  # issue 19
+    "EU CTR art. 28(3)", "EU CTR art. 35(3)", "Re-consent (ICH E6(R3), EU CTR art. 29)",
+    # issue 17: the consent ceremony
+    "ICH E6(R3) informed consent", "21 CFR 50.27(b)", "EU CTR art. 29",
     "CSP L1122-1-1", "CSP L1122-1-2",
     "GDPR art. 4(5)",
+    # Issue 19: the investigator's delegation and the essential records (investigator site file).
+    "ICH E6(R3) 2.3 (investigator's delegation)", "ICH E6(R3) App. C (essential records)",
 ]
 
 

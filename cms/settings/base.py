@@ -4,6 +4,7 @@
 """
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -41,20 +42,26 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cms.middleware.ContentSecurityPolicyMiddleware",
     "cms.middleware.RequestIdMiddleware",
+    "cms.middleware.StoredFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cms.middleware.FrenchFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "regulatory.permissions.AccessCacheMiddleware",
+    "cms.middleware.RefuseNulMiddleware",
     "regulatory.middleware.InspectorMiddleware",
+    "regulatory.middleware.SignedApprovalMiddleware",
     "cms.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "regulatory.middleware.PageActionGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
@@ -74,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
                 "regulatory.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -115,11 +123,16 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Login throttling: failures counted per user name and per client address over a sliding window.
+# Login throttling (regulatory/accounts.py): growing delays per user name and address together, a limit per account
+# that only an attack reaches (its owner is told), and a limit per address high enough for a ward behind one NAT.
 LOGIN_THROTTLE = {
     "WINDOW_SECONDS": 15 * 60,
-    "MAX_FAILURES_PER_USERNAME": 5,
-    "MAX_FAILURES_PER_ADDRESS": 20,
+    "FREE_FAILURES": 4,
+    "FIRST_DELAY_SECONDS": 30,
+    "MAX_DELAY_SECONDS": 15 * 60,
+    "ACCOUNT_WINDOW_SECONDS": 60 * 60,
+    "MAX_FAILURES_PER_ACCOUNT": 50,
+    "MAX_FAILURES_PER_ADDRESS": 100,
 }
 # Reverse proxies whose X-Forwarded-For is believed for the client's address (audit entries, the login throttle):
 # a number of proxies every request comes through, or their addresses or networks. Empty: the header is ignored
@@ -128,6 +141,9 @@ TRIALDOCS_TRUSTED_PROXIES = []
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+# One date format per language, day first in both (cms/formats/en: "15/12/2025", "15 December 2025"); French keeps
+# Django's own.
+FORMAT_MODULE_PATH = ["cms.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
@@ -138,6 +154,12 @@ STATIC_ROOT = BASE_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "cms" / "static"]
 MEDIA_ROOT = Path(os.environ.get("TRIALDOCS_MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# Stored files (signed consents and masters, TMF documents, exports, Wagtail documents): the local disk above by
+# default, an S3-compatible object store when TRIALDOCS_S3_ENDPOINT_URL or TRIALDOCS_S3_BUCKET is set (cms/storage.py,
+# README "Configuration").
+from cms.storage import storages_from_environment  # noqa: E402
+
+STORAGES = storages_from_environment()
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Guardian: object permissions for per-site roles. No anonymous user object: anonymous has nothing.
@@ -147,12 +169,17 @@ GUARDIAN_RENDER_403 = False
 GUARDIAN_MONKEY_PATCH_USER = False
 
 WAGTAIL_SITE_NAME = "TrialDocs"
-WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
+# The address people reach TrialDocs at: printed for good inside every signed consent PDF (QR code, short link)
+# and in every e-mail. One setting; `make demo` sets it from DEMO_ADDR; production defaults to its first host.
+TRIALDOCS_PUBLIC_URL = (os.environ.get("TRIALDOCS_PUBLIC_URL") or os.environ.get("WAGTAILADMIN_BASE_URL")
+                        or "http://127.0.0.1:8000").rstrip("/")
+WAGTAILADMIN_BASE_URL = TRIALDOCS_PUBLIC_URL
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAIL_I18N_ENABLED = False
 WAGTAILDOCS_SERVE_METHOD = "serve_view"
-WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# The database backend with every typed query cleaned first (cms/search.py): no search box reaches a 500.
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "cms.search"}}
 WAGTAIL_PASSWORD_RESET_ENABLED = False
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 
@@ -160,6 +187,16 @@ WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 TRIALDOCS_REFUSE_DEMO_PASSWORDS = False
 # A site that has not acknowledged an effective amendment after this many days is shown as overdue.
 TRIALDOCS_ACKNOWLEDGEMENT_DAYS = 14
+# The categories of a QC issue (a TMF document rejected at quality control): (code, label). A deployment may
+# shorten or extend the list; an issue keeps its code, shown as is once its category is no longer listed.
+TRIALDOCS_QC_CATEGORIES = (
+    ("wrong_artifact", _("Wrong artifact")),
+    ("missing_signature", _("Missing signature")),
+    ("illegible", _("Illegible")),
+    ("wrong_version", _("Wrong version")),
+    ("missing_pages", _("Missing pages")),
+    ("other", _("Other")),
+)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trialdocs@localhost")
 
 LOGGING = {
@@ -187,6 +224,9 @@ for _name, _value in os.environ.items():
 TRIALDOCS_TRUST_ROOTS = [p for p in os.environ.get("TRIALDOCS_TRUST_ROOTS", "").split(os.pathsep) if p]
 # RFC 3161 timestamping authority: set, signatures are PAdES B-LT (timestamp + validation data); unset, B-B.
 TRIALDOCS_TSA_URL = os.environ.get("TRIALDOCS_TSA_URL", "")
+# The demo PKI's services (TSA, OCSP, CRLs), served by certomancer's Animator (`manage.py pki_services`, started by
+# `make demo`); its address is written into the demo certificates when they are made.
+TRIALDOCS_PKI_SERVICES_URL = os.environ.get("TRIALDOCS_PKI_SERVICES_URL", "http://127.0.0.1:9101")
 # True refuses to sign with the demo PKI (production.py may set it once real certificates are provisioned).
 TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = os.environ.get("TRIALDOCS_SIGNING_REFUSE_DEMO_PKI", "") == "1"
 # --- end Signing ---
@@ -198,3 +238,80 @@ TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = os.environ.get("TRIALDOCS_SIGNING_REFUSE_DEM
 INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # --- end Background tasks ---
+
+# --- Verification of uploaded PDFs (consent/verification.py, /verify/) ---
+# A verification answers within this many seconds, whatever the file (a child process is stopped after it).
+TRIALDOCS_VERIFY_SECONDS = 1.5
+# Verifications per user within the window (/verify/ answers 429 beyond, without reading the file), counted in
+# the cache (CACHES: per process with the default local memory, across processes with a shared cache).
+VERIFY_THROTTLE = {"WINDOW_SECONDS": 5 * 60, "MAX_PER_USER": 10}
+# --- end Verification ---
+
+# --- FHIR (consent/fhir, docs/FHIR.md) ---
+# Root of the identifier systems of participants, sites, consents and forms (urn:trialdocs:NCT07063680:participant).
+TRIALDOCS_FHIR_SYSTEM_BASE = os.environ.get("TRIALDOCS_FHIR_SYSTEM_BASE", "urn:trialdocs")
+# The public address of the API (e.g. https://trialdocs.example.org/fhir): Bundle fullUrls and paging links. Empty:
+# the address the request came to; the export uses urn:trialdocs:fhir:R5.
+TRIALDOCS_FHIR_BASE_URL = os.environ.get("TRIALDOCS_FHIR_BASE_URL", "")
+# API calls per token, and calls without a usable token per address, in a fixed window counted in the cache.
+FHIR_API_THROTTLE = {"WINDOW_SECONDS": 60, "MAX_PER_TOKEN": 300, "MAX_FAILURES_PER_ADDRESS": 20}  # nosec B105  # counts
+# --- end FHIR ---
+
+# --- Several app servers (issue 16; README "Production"): a shared cache, a task queue on Redis ---
+# The name of this app server, reported by /healthz ("instance"): which server answered behind the load balancer.
+TRIALDOCS_INSTANCE = os.environ.get("TRIALDOCS_INSTANCE") or socket.gethostname()
+# Redis for Django's cache: the verification and FHIR API throttles count across every app server (the login and
+# signing throttles count audit entries, in the database, and sessions are in the database: both already shared).
+# Unset: a local-memory cache per process, right for one server (`make demo`).
+TRIALDOCS_REDIS_URL = os.environ.get("TRIALDOCS_REDIS_URL", "")
+if TRIALDOCS_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": TRIALDOCS_REDIS_URL, "KEY_PREFIX": "trialdocs"}}
+# Redis for background tasks (django-tasks-rq): jobs wait in Redis and `manage.py rqworker` processes run them, on
+# any machine. Unset: the database backend above. A job is tried again (TRIALDOCS_TASK_RETRIES times) when it
+# raised or when its worker died (regulatory/task_queue.py); the worker beats every TRIALDOCS_TASK_HEARTBEAT_SECONDS.
+TRIALDOCS_TASKS_REDIS_URL = os.environ.get("TRIALDOCS_TASKS_REDIS_URL", "")
+TRIALDOCS_TASK_RETRIES = int(os.environ.get("TRIALDOCS_TASK_RETRIES", "3"))
+TRIALDOCS_TASK_HEARTBEAT_SECONDS = int(os.environ.get("TRIALDOCS_TASK_HEARTBEAT_SECONDS", "10"))
+if TRIALDOCS_TASKS_REDIS_URL:
+    INSTALLED_APPS += ["django_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": TRIALDOCS_TASKS_REDIS_URL, "DEFAULT_TIMEOUT": 3600,
+                             "QUEUE_CLASS": "regulatory.task_queue.RetryingQueue"}}
+# --- end Several app servers ---
+
+# --- Background tasks: what the TMF export page calls stalled ---
+# A queued or running export that has not moved for this long is shown as stalled, with a button to run it again.
+TRIALDOCS_EXPORT_STALLED_SECONDS = 10 * 60
+# The worker (`manage.py db_worker`, regulatory/management/commands/db_worker.py) waits and tries again when the
+# database is locked (SQLite while another process writes), at most this long between tries.
+TRIALDOCS_WORKER_MAX_LOCKED_WAIT_SECONDS = 30
+# --- end Background tasks ---
+
+# --- Content-Security-Policy (django-csp; cms/middleware.py ContentSecurityPolicyMiddleware) ---
+# The front end runs only its own static scripts (a nonce is there for an inline one, none is used), its own styles,
+# and frames only its own pages (the PDF viewer of the TMF). The Wagtail admin gets `ADMIN_CSP_REPLACE`: its
+# templates carry inline scripts and styles, which a nonce cannot reach.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
+ADMIN_CSP_REPLACE = {
+    "script-src": [SELF, "'unsafe-inline'"],
+    "style-src": [SELF, "'unsafe-inline'"],
+}
+ADMIN_CSP_PREFIXES = ("/admin/",)
+# --- end Content-Security-Policy ---

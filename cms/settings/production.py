@@ -17,7 +17,8 @@ def _required(name: str) -> str:
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = _required("DJANGO_ALLOWED_HOSTS").split(",")
 CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]
-WAGTAILADMIN_BASE_URL = f"https://{ALLOWED_HOSTS[0]}"
+TRIALDOCS_PUBLIC_URL = (os.environ.get("TRIALDOCS_PUBLIC_URL") or f"https://{ALLOWED_HOSTS[0]}").rstrip("/")
+WAGTAILADMIN_BASE_URL = TRIALDOCS_PUBLIC_URL
 
 SECURE_SSL_REDIRECT = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -68,3 +68,34 @@ def test_development_does_not_refuse_demo_passwords(db):
     user.set_password(DEMO_PASSWORD)
     user.save()
     assert check_demo_passwords(None) == []
+
+
+# --- The public address (issue 13): one setting for the links in signed PDFs and e-mails -------------------------
+
+def _public_url(settings_module: str, env: dict) -> str:
+    unset = ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "TRIALDOCS_PUBLIC_URL", "WAGTAILADMIN_BASE_URL")
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.TRIALDOCS_PUBLIC_URL, settings.WAGTAILADMIN_BASE_URL)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**base, "DJANGO_SETTINGS_MODULE": settings_module, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_public_address_comes_from_one_setting():
+    assert _public_url("cms.settings.dev", {}) == "http://127.0.0.1:8000 http://127.0.0.1:8000"
+    assert _public_url("cms.settings.dev", {"TRIALDOCS_PUBLIC_URL": "http://10.0.0.5:8103/"}) == \
+        "http://10.0.0.5:8103 http://10.0.0.5:8103"
+    assert _public_url("cms.settings.production", PRODUCTION_ENV) == \
+        "https://trialdocs.example.org https://trialdocs.example.org"
+    assert _public_url("cms.settings.production", {**PRODUCTION_ENV, "TRIALDOCS_PUBLIC_URL": "https://essais.chu.fr"}) \
+        == "https://essais.chu.fr https://essais.chu.fr"
+
+
+def test_make_demo_takes_the_public_address_from_demo_addr():
+    env = {k: v for k, v in os.environ.items() if k not in ("TRIALDOCS_PUBLIC_URL", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "--eval", "show-url: ; @echo $$TRIALDOCS_PUBLIC_URL",
+                             "show-url", "DEMO_ADDR=127.0.0.1:8103"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "http://127.0.0.1:8103", result.stdout + result.stderr

@@ -31,9 +31,12 @@ from .heuristics import (
     is_signature_line,
     looks_like_heading,
     paragraph_html,
+    propose_title,
     signature_grid,
     signature_label,
     split_consent,
+    tick_box_table,
+    title_text,
 )
 from .markers import (
     BODY_BOOKMARK,
@@ -51,10 +54,11 @@ from .markers import (
     Seg,
     W,
 )
-from .safety import DocxRefused, checked_parts, count_revisions, plural, revision_reason
+from .safety import DocxRefused, attached_templates, checked_parts, count_revisions, plural, revision_reason
 from .wordxml import (
     BOXES,
     CHECKED_BOXES,
+    LINK_NOTE,
     PAGE,
     Numbering,
     Runs,
@@ -80,7 +84,8 @@ class ImportResult:
     consent: list[dict]
     unmapped: list[str]
     tracked_changes: dict
-    title: str
+    title: str  # the document's own title (`heuristics.propose_title`), "" when it has none
+    title_at: int | None = None  # where that title is in `information`, when it is there
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -131,7 +136,8 @@ class _Notes:
             self.items.append(message)
 
     def result(self) -> list[str]:
-        extra = [f"… et {n - _MAX_NOTES_PER_KIND} autres éléments « {kind} » non repris."
+        extra = [(f"… et {n - _MAX_NOTES_PER_KIND} autres liens hypertexte, conservés de même avec leur adresse."
+                  if kind == LINK_NOTE else f"… et {n - _MAX_NOTES_PER_KIND} autres éléments « {kind} » non repris.")
                  for kind, n in self.counts.items() if n > _MAX_NOTES_PER_KIND]
         return self.items + extra
 
@@ -141,6 +147,7 @@ class _Reader:
 
     def __init__(self, document: Any, footnotes: dict[str, str]) -> None:
         self.footnotes = footnotes
+        self.links = {rel_id: rel.target_ref for rel_id, rel in document.part.rels.items() if rel.is_external}
         self.styles = Styles(document.styles.element)
         self.numbering = Numbering(document.part.numbering_part.element, self.styles)
         self.notes = _Notes()
@@ -174,7 +181,7 @@ class _Reader:
                 self.notes.add("table des matières", "Table des matières non reprise (elle se régénère)")
                 self.toc_noted = True
             return
-        runs = Runs(self.styles, self.footnotes).walk(p)
+        runs = Runs(self.styles, self.footnotes, self.links).walk(p)
         for marker in runs.markers & {BODY_BOOKMARK, CONSENT_BOOKMARK}:
             self.pieces.append(Piece(marker))
         text = runs.text().strip()
@@ -271,11 +278,27 @@ class _Reader:
             role = caption[len(CAPTION_SIGNATURE):]
             label = (rows[0][0] if rows[0] else "") or "Signature"
             self.pieces.append(Piece("signature", {"role": role if role in ROLES else "participant",
-                                                   "label": label[:255]}))
+                                                   "label": label}))
             return
         if caption != CAPTION_TABLE and is_signature_grid(rows):
             self.pieces.extend(signature_grid(rows))
             return
+        boxes = caption != CAPTION_TABLE and any(box in cell for row in rows for cell in row for box in BOXES)
+        if boxes:
+            asked = tick_box_table(rows)
+            where = f"tableau {self.table_no} « {excerpt(' | '.join(c for c in rows[0] if c), 50)} »"
+            if any(box in cell for row in rows for cell in row for box in CHECKED_BOXES):
+                self.notes.add("case cochée", f"Case cochée d'avance (l'état coché n'est pas repris) — {where}")
+            if asked is not None:
+                self.pieces.extend(asked)
+                self.notes.add("tableau de cases à cocher", (
+                    f"Tableau de cases à cocher lu comme les déclarations et cases qu'il pose au signataire "
+                    f"({plural(sum(p.kind == 'choice' for p in asked), 'choix')} Oui/Non, "
+                    f"{plural(sum(p.kind == 'checkbox' for p in asked), 'case')}) — {where}"))
+                return
+            self.notes.add("tableau de cases à cocher", f"Cases à cocher laissées en texte dans un tableau de "
+                                                         f"données (à reprendre à la main si le signataire doit y "
+                                                         f"répondre) — {where}")
         first = _children(tbl, W["tr"])[0]
         header = word_flag(first.find(f"{W['trPr']}/{W['tblHeader']}")) is True
         if not header and caption != CAPTION_TABLE:
@@ -311,7 +334,7 @@ class _Reader:
                 self.notes.add("tableau imbriqué", f"Tableau imbriqué aplati en texte — {where}")
                 lines.extend(" | ".join(cell for cell in row if cell) for row in nested)
                 continue
-            runs = Runs(self.styles, self.footnotes).walk(child)
+            runs = Runs(self.styles, self.footnotes, self.links).walk(child)
             for kind, message in runs.notes:
                 self.notes.add(kind, f"{message} — {where}")
             lines.append(runs.text().replace(PAGE, "").strip())
@@ -389,15 +412,19 @@ def _read(data: bytes, parts: dict[str, etree._Element], revisions: dict[str, in
     blocks, body_at, consent_at = assemble(reader.pieces)
     start = body_at or 0
     split = consent_at if consent_at is not None and consent_at >= start else None
+    found = propose_title(blocks)
     if split is None:
-        found = split_consent(blocks[start:])
-        split = start + found if found is not None else len(blocks)
+        announced = split_consent(blocks[start:], title_at=found - start if found is not None else None)
+        split = start + announced if announced is not None else len(blocks)
     information, consent = blocks[start:split], blocks[split:]
     _note_side_parts(parts, reader.notes, revisions)
-    title = (document.core_properties.title or "").strip() or next(
-        (b["value"]["text"] for b in information + consent if b["type"] == "heading"), "")
+    for target in attached_templates(parts):
+        reader.notes.add("modèle attaché", f"Lien vers le modèle Word attaché retiré (jamais ouvert ; le texte n'en "
+                                           f"dépend pas) « {excerpt(target, 100)} »")
+    title = title_text(blocks[found]["value"]["text"]) if found is not None else ""
+    title_at = found - start if found is not None and start <= found < split else None
     return ImportResult(information=information, consent=consent, unmapped=reader.notes.result(),
-                        tracked_changes=revisions, title=title)
+                        tracked_changes=revisions, title=title, title_at=title_at)
 
 
 def _footnote_texts(parts: dict[str, etree._Element]) -> dict[str, str]:

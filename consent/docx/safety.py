@@ -218,8 +218,12 @@ def _check_content_types(root: etree._Element) -> None:
                 raise DocxRefused("Le fichier n'est pas un document Word (.docx) : type de contenu inattendu.")
 
 
+_SETTINGS_RELS = "word/_rels/settings.xml.rels"
+
+
 def _check_relationships(trees: dict[str, etree._Element]) -> None:
-    """Only ordinary hyperlinks may point outside the package; internal targets must stay inside it."""
+    """Only ordinary hyperlinks, and the attached template named in the settings (dropped: see
+    `attached_templates`), may point outside the package; internal targets must stay inside it."""
     for name, root in trees.items():
         if not name.endswith(".rels"):
             continue
@@ -230,11 +234,24 @@ def _check_relationships(trees: dict[str, etree._Element]) -> None:
             if kind.lower() == "vbaproject":
                 raise DocxRefused(_macro_reason())
             if (rel.get("TargetMode") or "").lower() == "external":
-                if kind != "hyperlink":
+                if kind != "hyperlink" and not (kind == "attachedTemplate" and name == _SETTINGS_RELS):
                     raise DocxRefused(f"Le document charge une ressource externe ({kind} → {target[:100]}) : "
                                       "fichier refusé. Incorporez le contenu ou supprimez le lien.")
             elif _escapes_package(base, target):
                 raise DocxRefused(f"Le document désigne un fichier hors de l'archive ({target[:100]}).")
+
+
+def attached_templates(trees: dict[str, etree._Element]) -> list[str]:
+    """Targets of the document's attached template (a .dotx/.dotm on the author's PC or a share: every document
+    made from a corporate template names one). Word only uses it to offer the template's styles and macros when
+    editing; the text never depends on it, nothing here ever opens it, and the version keeps no copy of the
+    upload, so the link is dropped with a note rather than the file refused."""
+    root = trees.get(_SETTINGS_RELS)
+    if root is None:
+        return []
+    return [rel.get("Target") or "" for rel in root.iter(f"{_REL_NS}Relationship")
+            if (rel.get("Type") or "").rsplit("/", 1)[-1] == "attachedTemplate"
+            and (rel.get("TargetMode") or "").lower() == "external"]
 
 
 def _escapes_package(base: str, target: str) -> bool:

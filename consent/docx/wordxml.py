@@ -164,12 +164,29 @@ class _Field:
     result_at: int | None = None
 
 
-class Runs:
-    """Walk one paragraph's inline XML: text with insertions kept and deletions dropped, formatting, notes."""
+LINK_NOTE = "lien hypertexte"
+_FIELD_LINK = re.compile(r'^\s*HYPERLINK\s+(?:"([^"]+)"|(\S+))', re.I)
+_R_ID = qn("r:id")
 
-    def __init__(self, styles: Styles, footnotes: dict[str, str] | None = None) -> None:
+
+def link_address(target: str) -> str:
+    """How an address is printed after its text: a mail address without its "mailto:"."""
+    target = target.strip()
+    return target[len("mailto:"):] if target.lower().startswith("mailto:") else target
+
+
+class Runs:
+    """Walk one paragraph's inline XML: text with insertions kept and deletions dropped, formatting, notes.
+
+    A hyperlink keeps its text followed by its address in brackets ("the registry (https://…)"), unless the text
+    already shows the address, and is noted (`LINK_NOTE`): the neutral text format has no links, and an address
+    dropped silently would be lost for the printed form. Links inside the document (to a bookmark) are text."""
+
+    def __init__(self, styles: Styles, footnotes: dict[str, str] | None = None,
+                 links: dict[str, str] | None = None) -> None:
         self.styles = styles
         self.footnotes = footnotes or {}
+        self.links = links or {}
         self.segs: list[Seg] = []
         self.plain: list[str] = []
         self.notes: list[tuple[str, str]] = []
@@ -186,11 +203,18 @@ class Runs:
                 continue
             if tag == W["r"]:
                 self._run(child)
-            elif tag in (W["ins"], W["moveTo"], W["hyperlink"], W["smartTag"], W["customXml"], W["dir"], W["bdo"]):
+            elif tag == W["hyperlink"]:
+                start = len(self.plain)
+                self.walk(child)
+                self._link(self.links.get(child.get(_R_ID, ""), ""), start)
+            elif tag in (W["ins"], W["moveTo"], W["smartTag"], W["customXml"], W["dir"], W["bdo"]):
                 self.walk(child)
             elif tag == W["fldSimple"]:
-                self._note_field(child.get(qn("w:instr"), ""))
+                instr = child.get(qn("w:instr"), "")
+                self._note_field(instr)
+                start = len(self.plain)
                 self.walk(child)
+                self._link(_field_link(instr), start)
             elif tag == W["sdt"]:
                 self._sdt(child)
             elif tag == W["bookmarkStart"]:
@@ -302,8 +326,22 @@ class Runs:
             start = fld.result_at if fld.result_at is not None else len(self.plain)
             if not "".join(self.plain[start:]).strip():
                 self._emit("_____", False, False)
+        elif name == "HYPERLINK":
+            self._link(_field_link(fld.instr), fld.result_at if fld.result_at is not None else len(self.plain))
         else:
             self._note_field(fld.instr)
+
+    def _link(self, target: str, start: int) -> None:
+        """After a link's text (emitted from `start`), its address, unless the text shows it already; noted."""
+        address = link_address(target)
+        if not address:
+            return
+        text = " ".join("".join(self.plain[start:]).split())
+        bare = re.sub(r"^[a-z][a-z0-9+.-]*://", "", address, flags=re.I).rstrip("/").lower()
+        if bare and bare not in text.lower():
+            self._emit(f" ({address})", False, False)
+        self.notes.append((LINK_NOTE, f"Lien hypertexte conservé avec son adresse « {excerpt(text or address)} » "
+                                      f"→ {excerpt(address, 120)}"))
 
     def _note_field(self, instr: str) -> None:
         words = instr.split()
@@ -319,6 +357,13 @@ class Runs:
             self.segs[-1].text += text
         else:
             self.segs.append(Seg(text, bold, italic))
+
+
+def _field_link(instr: str) -> str:
+    """The address of a HYPERLINK field ("HYPERLINK "https://…" \\o tip"); "" for one to a bookmark (\\l)."""
+    match = _FIELD_LINK.match(instr)
+    address = (match.group(1) or match.group(2) or "") if match else ""
+    return "" if address.startswith("\\") else address
 
 
 def _graphic_note(element: etree._Element) -> tuple[str, str]:

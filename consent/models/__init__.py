@@ -1,14 +1,40 @@
-from .forms import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity, Language, SignedMaster
-from .participants import ConsentRecord, ConsentTask, Participant, ParticipantCounter
+from .archival import ArchivalFile, ArchivalRevision
+from .forms import (
+    ConsentFormIndexPage,
+    ConsentFormVersionPage,
+    FormAcknowledgement,
+    FormEffectivity,
+    FormNotice,
+    Language,
+    SignedMaster,
+)
+from .participants import (
+    WITHDRAWAL_ENDS_PARTICIPATION,
+    WITHDRAWAL_ORDER,
+    ConsentRecord,
+    ConsentRecordRevision,
+    ConsentTask,
+    Participant,
+    ParticipantCounter,
+    Withdrawal,
+)
 
 __all__ = [
+    "ArchivalFile",
+    "ArchivalRevision",
     "ConsentFormIndexPage",
     "ConsentFormVersionPage",
     "ConsentRecord",
+    "ConsentRecordRevision",
     "ConsentTask",
+    "FormAcknowledgement",
     "FormEffectivity",
+    "FormNotice",
     "Language",
     "Participant",
     "ParticipantCounter",
     "SignedMaster",
+    "WITHDRAWAL_ENDS_PARTICIPATION",
+    "WITHDRAWAL_ORDER",
+    "Withdrawal",
 ]

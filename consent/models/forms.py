@@ -16,9 +16,18 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
-from regulatory.models import ConsentKind
+from regulatory.models import ConsentKind, InTrial
+from regulatory.models.pagerules import (
+    TITLE_PANELS,
+    FrozenVersionRules,
+    TrialPageRules,
+    VersionPageForm,
+    clashing_version,
+    trial_id_of,
+    version_clash_error,
+)
 
-from ..blocks import ConsentBodyBlock, neutral
+from ..blocks import CeremonySignersBlock, ComprehensionBlock, ConsentBodyBlock, neutral
 
 version_validator = RegexValidator(r"^\d{1,3}\.\d{1,3}$", _("A version number looks like 2.0."))
 
@@ -28,7 +37,7 @@ class Language(models.TextChoices):
     ENGLISH = "en", _("English")
 
 
-class ConsentFormIndexPage(Page):
+class ConsentFormIndexPage(TrialPageRules, InTrial, Page):
     """The consent forms of one trial; every version of every kind is a child."""
 
     parent_page_types = ["regulatory.TrialPage"]
@@ -50,14 +59,15 @@ class ConsentFormIndexPage(Page):
         return context
 
 
-class ConsentFormVersionPage(RoutablePageMixin, Page):
+class ConsentFormVersionPage(FrozenVersionRules, InTrial, RoutablePageMixin, Page):
     """One version of one consent form (information note and consent part), in one language.
 
     Published means frozen: the text submitted to ethics never changes; a change is a new version. It takes
     effect at sites through `FormEffectivity`, after a favourable opinion linked to it.
     """
 
-    FROZEN_FIELDS = ("kind", "language", "version_number", "version_date", "information", "consent")
+    FROZEN_FIELDS = ("kind", "language", "version_number", "version_date", "information", "consent", "signers",
+                     "comprehension")
 
     kind = models.CharField(_("kind"), max_length=16, choices=ConsentKind.choices)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.FRENCH)
@@ -74,16 +84,34 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
     )
     information = StreamField(ConsentBodyBlock(), blank=True, verbose_name=_("information note"))
     consent = StreamField(ConsentBodyBlock(), blank=True, verbose_name=_("consent form"))
+    # The ceremony (ICH E6(R3) informed consent, 21 CFR 50.27(b), CSP L1122-1-1): who signs, in which order, which
+    # are optional; empty, the kind's own signer and the person obtaining consent sign, as before.
+    signers = StreamField(CeremonySignersBlock(), blank=True, verbose_name=_("signers, in signing order"))
+    comprehension = StreamField(ComprehensionBlock(), blank=True, verbose_name=_("comprehension questions"))
     import_notes = models.TextField(_("import notes"), blank=True, editable=False)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True, editable=False)
     withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True, editable=False)
+    # The sponsor's judgement of the change from the version it replaces, given when it is first made effective:
+    # a substantive change is consented to again; otherwise the participants are informed, with no new signature.
+    change_kind = models.CharField(_("change from the previous version"), max_length=12, blank=True, editable=False,
+                                   choices=[("substantive", _("Substantive: the participants consent again")),
+                                            ("inform", _("Not substantive: the participants are informed, "
+                                                         "no new signature"))])
+    change_judged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                         blank=True, editable=False, related_name="+",
+                                         verbose_name=_("change judged by"))
+    change_judged_at = models.DateTimeField(_("change judged at"), null=True, blank=True, editable=False)
+    # The trial, kept on the row so that the database holds each version number once per trial, kind and language.
+    trial = models.ForeignKey("regulatory.TrialPage", null=True, blank=True, editable=False,
+                              on_delete=models.PROTECT, related_name="+", verbose_name=_("trial"))
 
     parent_page_types = ["consent.ConsentFormIndexPage"]
     subpage_types: list[str] = []
     published_by_review_only = True
+    base_form_class = VersionPageForm
 
     content_panels = [
-        *Page.content_panels,
+        *TITLE_PANELS,
         MultiFieldPanel([
             FieldRowPanel([FieldPanel("kind"), FieldPanel("language")]),
             FieldRowPanel([FieldPanel("version_number"), FieldPanel("version_date")]),
@@ -92,6 +120,8 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         ], heading=_("Version")),
         FieldPanel("information"),
         FieldPanel("consent"),
+        FieldPanel("signers"),
+        FieldPanel("comprehension"),
     ]
     search_fields = [*Page.search_fields, index.SearchField("information"), index.SearchField("consent")]
 
@@ -102,6 +132,8 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
     class Meta:
         verbose_name = _("consent-form version")
         verbose_name_plural = _("consent-form versions")
+        constraints = [models.UniqueConstraint(fields=["trial", "kind", "language", "version_number"],
+                                               name="one_consent_version_number_per_trial_kind_language")]
 
     def __str__(self):
         return _("%(kind)s v%(version)s (%(language)s)") % {
@@ -116,11 +148,25 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         return self.pk is not None and self.sites.exists()
 
     def canonical_content(self) -> dict:
-        return {
+        content = {
             "kind": self.kind, "language": self.language, "version": self.version_number,
             "date": self.version_date.isoformat(), "information": neutral(self.information),
             "consent": neutral(self.consent),
         }
+        # Only when set, so that the hash of a version written before the ceremony could be set stays the same.
+        if self.signers:
+            content["signers"] = neutral(self.signers)
+        if self.comprehension:
+            content["comprehension"] = neutral(self.comprehension)
+        return content
+
+    def ceremony_signers(self) -> list[dict]:
+        """The configured signers in order: {"role", "requirement", "later_within_hours"}."""
+        return [{"role": b["value"]["role"], "requirement": b["value"]["requirement"],
+                 "later_within_hours": b["value"].get("later_within_hours") or 0} for b in neutral(self.signers)]
+
+    def comprehension_questions(self) -> list[dict]:
+        return [b["value"] for b in neutral(self.comprehension)]
 
     @property
     def content_hash(self) -> str:
@@ -134,6 +180,16 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
             raise ValidationError(
                 _("This version has been published and is frozen: create a new version to change it.")
             )
+        clash = clashing_version(ConsentFormVersionPage, trial_id=self.trial_id or trial_id_of(self),
+                                 number=self.version_number, exclude_pk=self.pk, kind=self.kind,
+                                 language=self.language)
+        if clash is not None:
+            raise version_clash_error(clash)
+
+    def save(self, *args, **kwargs):
+        if self.trial_id is None:
+            self.trial_id = trial_id_of(self)
+        return super().save(*args, **kwargs)
 
     def _frozen_content_changed(self) -> bool:
         stored = type(self).objects.filter(pk=self.pk).first()
@@ -142,13 +198,14 @@ class ConsentFormVersionPage(RoutablePageMixin, Page):
         return stored.content_hash != self.content_hash
 
     def get_context(self, request, *args, **kwargs):
-        from regulatory import permissions
+        from regulatory import permissions, services
 
         from .. import selectors
 
         context = super().get_context(request, *args, **kwargs)
-        context["trial"] = self.get_parent().get_parent().specific
+        context["trial"] = self.trial
         context["row"] = selectors.version_row(version=self, user=request.user)
+        context["approval_signatures"] = services.signatures_of(self, approved_only=False)
         context["can_manage"] = permissions.can_manage_trial(request.user, context["trial"])
         return context
 
@@ -193,6 +250,7 @@ class FormEffectivity(models.Model):
     made_effective_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                           related_name="+", verbose_name=_("made effective by"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    notified_at = models.DateTimeField(_("site notified at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("consent-form effectivity")
@@ -209,6 +267,49 @@ class FormEffectivity(models.Model):
 
     def __str__(self):
         return f"{self.version} @ {self.site.code}"
+
+
+class FormAcknowledgement(models.Model):
+    """A site's acknowledgement that a new consent-form version in force there has been received (as for protocol
+    amendments): an essential record."""
+
+    effectivity = models.OneToOneField(FormEffectivity, on_delete=models.PROTECT, related_name="acknowledgement",
+                                       verbose_name=_("consent-form effectivity"))
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                        verbose_name=_("acknowledged by"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent-form acknowledgement")
+        verbose_name_plural = _("consent-form acknowledgements")
+        ordering = ["acknowledged_at"]
+
+    def __str__(self):
+        return f"{self.effectivity} — {self.acknowledged_by}"
+
+
+class FormNotice(models.Model):
+    """An e-mail telling a site's staff that a consent-form version is in force there (or a reminder)."""
+
+    class Kind(models.TextChoices):
+        NOTICE = "notice", _("Notice")
+        REMINDER = "reminder", _("Reminder")
+
+    effectivity = models.ForeignKey(FormEffectivity, on_delete=models.PROTECT, related_name="notices",
+                                    verbose_name=_("consent-form effectivity"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+", verbose_name=_("sent by"))
+    recipients = models.JSONField(_("recipients"), default=list)
+
+    class Meta:
+        verbose_name = _("consent-form notice")
+        verbose_name_plural = _("consent-form notices")
+        ordering = ["sent_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.effectivity}"
 
 
 class SignedMaster(models.Model):

@@ -1,6 +1,9 @@
 """Writes of the consent app. Each runs in one transaction and leaves its audit entries."""
 
+from .ceremony import ComprehensionInput, SignerInput
+from .delegation import delegation_acknowledge, delegation_entry_check, delegation_entry_create, print_log
 from .forms import (
+    check_new_version_number,
     consent_version_create,
     consent_version_export,
     consent_version_import,
@@ -8,29 +11,60 @@ from .forms import (
     form_withdraw,
     index_of,
     next_version_number,
+    proposed_title,
     trial_consent_setup,
     trial_of,
 )
+from .notices import (
+    form_acknowledgement_create,
+    form_effectivities_notify_due,
+    form_effectivity_notify,
+    form_reminder_send,
+)
 from .records import (
     ConsentInput,
+    consent_countersign,
     consent_record_create,
     decode_drawn_signature,
+    kinds_not_offered,
     normalise_signature_image,
+    participant_close_screening,
     participant_create,
     participant_record_death,
     participant_withdraw,
     reconsent_tasks_open,
+    task_inform_close,
+    typed_signature_image,
+    withdrawal_scopes_left,
 )
 
 __all__ = [
+    "delegation_acknowledge",
+    "delegation_entry_check",
+    "delegation_entry_create",
+    "print_log",
+    "form_acknowledgement_create",
+    "form_effectivities_notify_due",
+    "form_effectivity_notify",
+    "form_reminder_send",
+    "check_new_version_number",
     "ConsentInput",
     "consent_record_create",
+    "consent_countersign",
+    "ComprehensionInput",
+    "SignerInput",
     "decode_drawn_signature",
+    "typed_signature_image",
     "normalise_signature_image",
+    "participant_close_screening",
     "participant_create",
+    "kinds_not_offered",
+    "proposed_title",
     "participant_record_death",
     "participant_withdraw",
     "reconsent_tasks_open",
+    "task_inform_close",
+    "withdrawal_scopes_left",
     "consent_version_create",
     "consent_version_export",
     "consent_version_import",

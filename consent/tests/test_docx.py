@@ -3,7 +3,7 @@ and a corpus of hostile files built at test time (no binary hostile file is comm
 
 import io
 import random
-import time
+import re
 import tracemalloc
 import warnings
 import zipfile
@@ -31,12 +31,6 @@ REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 def read_fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-def timed_import(data: bytes, **options) -> tuple[ImportResult, float]:
-    start = time.perf_counter()
-    result = import_docx(data, **options)
-    return result, time.perf_counter() - start
 
 
 def counts(blocks: list[dict]) -> Counter:
@@ -129,14 +123,13 @@ def patch_entry(data: bytes, name: str, *, size: int | None = None, flags: int |
 # ----------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [NIH_ICF, FR_SURROGATE, M11, NIH_PROTOCOL])
-def test_real_document_imports_with_headings_in_under_two_seconds(name):
-    result, elapsed = timed_import(read_fixture(name))
+def test_real_document_imports_with_headings(name):
+    result = import_docx(read_fixture(name))  # its time: bench/docx_import_time.py
 
     assert result.information
     assert of_type(result, "heading")
     assert result.title
     assert result.tracked_changes == {"insertions": 0, "deletions": 0, "comments": 0}
-    assert elapsed < 2
 
 
 def test_nih_consent_template_splits_at_consent_document_and_reads_its_signature_grid():
@@ -196,14 +189,13 @@ def test_tracked_changes_draft_is_refused_with_its_counts():
 
 
 def test_tracked_changes_draft_imports_when_allowed_and_reports_the_counts():
-    result, elapsed = timed_import(read_fixture(M11_TRACKED), allow_tracked_changes=True)
+    result = import_docx(read_fixture(M11_TRACKED), allow_tracked_changes=True)
 
     assert result.tracked_changes == {"insertions": 10, "deletions": 6, "comments": 8}
     assert counts(result.information)["table"] == 14
     texts = " ".join(str(block["value"]) for block in result.information)
     assert "transferred" in texts and "tranferred" not in texts  # insertion kept, deletion dropped
     assert any("Suivi des modifications accepté" in note for note in result.unmapped)
-    assert elapsed < 2
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -570,8 +562,8 @@ HOSTILE = {
     "billion laughs": (lambda: entity_document(LAUGHS, "&lol9;"), "DOCTYPE"),
     "UTF-16 XXE": (utf16_xxe, "DOCTYPE"),
     "DOCTYPE in styles.xml": (doctype_in_styles, "word/styles.xml"),
-    "external attachedTemplate": (lambda: add_relationship(
-        base_docx(), "word/_rels/settings.xml.rels", "attachedTemplate", "http://evil.example/t.dotm"),
+    "external attachedTemplate outside the settings": (lambda: add_relationship(
+        base_docx(), "word/_rels/document.xml.rels", "attachedTemplate", "http://evil.example/t.dotm"),
         "attachedTemplate"),
     "external image": (lambda: add_relationship(
         base_docx(), "word/_rels/document.xml.rels", "image", "http://evil.example/pixel.png"), "image"),
@@ -595,20 +587,17 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
-def test_hostile_file_is_refused_with_a_reason_within_two_seconds(case, tmp_path):
+def test_hostile_file_is_refused_with_a_reason(case, tmp_path):
     build, expected = HOSTILE[case]
     upload = tmp_path / "upload.docx"
     upload.write_bytes(build())
     data = upload.read_bytes()
 
-    start = time.perf_counter()
     with pytest.raises(DocxRefused) as refused:
-        import_docx(data)
-    elapsed = time.perf_counter() - start
+        import_docx(data)  # its time: bench/docx_import_time.py
 
     assert expected in refused.value.reason
     assert refused.value.reason == str(refused.value)
-    assert elapsed < 2
 
 
 @pytest.mark.parametrize("case", ["zip bomb (ratio)", "zip bomb (total size)", "zip bomb (lying sizes)"])
@@ -640,9 +629,228 @@ def test_randomly_corrupted_files_only_ever_raise_docx_refused():
         corrupted = bytearray(original)
         for _ in range(rng.randint(1, 6)):
             corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
-        start = time.perf_counter()
         try:
-            import_docx(bytes(corrupted))
+            import_docx(bytes(corrupted))  # its time: bench/docx_import_time.py
         except DocxRefused as refused:
             assert refused.reason
-        assert time.perf_counter() - start < 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Real Word files (issue 13): nothing cut, links kept, the attached template dropped, the title, tick-box tables
+# ----------------------------------------------------------------------------------------------------------------
+
+DECLARATION = (
+    "Legally Authorized Representative (LAR) for an Adult Unable to Consent: I have read the explanation about this "
+    "study and have been given the opportunity to discuss it and to ask questions. I am legally authorized to make "
+    "research decisions on behalf of the adult participant unable to consent and have the authority to provide "
+    "consent to this study. My signature also indicates that I have received a copy of this consent form.")
+
+
+def test_a_long_fill_in_label_is_kept_whole():
+    body = para(DECLARATION) + para("_" * 40) + para(f"{DECLARATION} {'_' * 30}") + para(
+        f"Signature of Legally Authorized Representative {'_' * 20}")
+
+    result = import_docx(with_body(body))
+
+    labels = [value["label"] for value in of_type(result, "fill_in")]
+    assert len(DECLARATION) > 255
+    assert labels == [DECLARATION, DECLARATION]
+
+
+def settings_with_template(target: str) -> bytes:
+    settings = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                f'<w:settings {W_NS}><w:attachedTemplate r:id="rIdEvil"/></w:settings>').encode()
+    data = rezip(with_body(para("Texte de la note.")), replace={"word/settings.xml": settings})
+    return add_relationship(data, "word/_rels/settings.xml.rels", "attachedTemplate", target)
+
+
+@pytest.mark.parametrize("target", [
+    "file:///C:\\Users\\arc\\AppData\\Roaming\\Microsoft\\Templates\\CHU%20Dijon%20-%20Consentement.dotm",
+    "\\\\fichiers.chu.local\\modeles\\Consentement.dotx",
+    "https://chu.sharepoint.example/sites/recherche/Modeles/Consentement.dotx",
+])
+def test_an_attached_template_is_dropped_with_a_note_not_refused(target):
+    result = import_docx(settings_with_template(target))  # was refused as "loading an external resource"
+
+    assert result.information == [{"type": "paragraph", "value": "<p>Texte de la note.</p>"}]
+    assert any(note.startswith("Lien vers le modèle Word attaché retiré") and target[:40] in note
+               for note in result.unmapped)
+
+
+def test_real_external_content_is_still_refused_next_to_an_attached_template():
+    data = add_relationship(settings_with_template("file:///C:/Modeles/CHU.dotm"), "word/_rels/document.xml.rels",
+                            "image", "http://evil.example/pixel.png")
+
+    with pytest.raises(DocxRefused, match="ressource externe"):
+        import_docx(data)
+
+
+def with_links(body: str, links: dict[str, str]) -> bytes:
+    data = with_body(body)
+    for rel_id, target in links.items():
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            rels = archive.read("word/_rels/document.xml.rels").decode()
+        rels = rels.replace("</Relationships>", f'<Relationship Id="{rel_id}" Type="{REL}/hyperlink" '
+                                                f'Target="{target}" TargetMode="External"/></Relationships>')
+        data = rezip(data, replace={"word/_rels/document.xml.rels": rels.encode()})
+    return data
+
+
+def test_hyperlinks_keep_their_address_and_are_listed_in_the_notes():
+    link = '<w:hyperlink r:id="{id}"><w:r><w:t>{text}</w:t></w:r></w:hyperlink>'
+    body = ('<w:p><w:r><w:t xml:space="preserve">Voir </w:t></w:r>'
+            + link.format(id="rIdL1", text="le registre européen")
+            + '<w:r><w:t xml:space="preserve"> ou </w:t></w:r>'
+            + link.format(id="rIdL2", text="https://clinicaltrials.gov/study/NCT07063680")
+            + '<w:r><w:t xml:space="preserve">, écrire à </w:t></w:r>'
+            + link.format(id="rIdL3", text="l'équipe") + '<w:r><w:t>.</w:t></w:r></w:p>'
+            + '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> HYPERLINK '
+              '"https://www.cnil.fr/" </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+              '<w:r><w:t>la CNIL</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+            + '<w:p><w:hyperlink w:anchor="_Toc1"><w:r><w:t>Section 2</w:t></w:r></w:hyperlink></w:p>')
+    data = with_links(body, {"rIdL1": "https://euclinicaltrials.eu/search-for-clinical-trials/",
+                             "rIdL2": "https://clinicaltrials.gov/study/NCT07063680",
+                             "rIdL3": "mailto:recherche@chu-dijon.example"})
+
+    result = import_docx(data)
+
+    assert result.information == [
+        {"type": "paragraph", "value": "<p>Voir le registre européen (https://euclinicaltrials.eu/search-for-clinical"
+                                       "-trials/) ou https://clinicaltrials.gov/study/NCT07063680, écrire à l'équipe "
+                                       "(recherche@chu-dijon.example).</p>"},
+        {"type": "paragraph", "value": "<p>la CNIL (https://www.cnil.fr/)</p>"},
+        {"type": "paragraph", "value": "<p>Section 2</p>"},
+    ]
+    links = [note for note in result.unmapped if note.startswith("Lien hypertexte conservé")]
+    assert len(links) == 4
+    assert "« le registre européen » → https://euclinicaltrials.eu/search-for-clinical-trials/" in links[0]
+
+
+def test_real_templates_keep_their_links_with_their_addresses():
+    result = import_docx(read_fixture(NIH_ICF))
+
+    text = re.sub(r"<[^>]+>", "", " ".join(str(block["value"]) for block in result.information + result.consent))
+    assert "See Policy 302 (https://policymanual.nih.gov/3014-302) for instructions" in text
+    assert sum(note.startswith("Lien hypertexte conservé") for note in result.unmapped) >= 5
+
+
+@pytest.mark.parametrize(("body", "title"), [
+    # the first real title, not the hidden properties' (see core_properties below) nor the file's name
+    (para("CHU de Dijon") + para("Formulaire de consentement — ARGIPRESSINE", style="Title")
+     + para("Texte de la note, assez long pour être du corps de texte. " * 5),
+     "Formulaire de consentement — ARGIPRESSINE"),
+    # instructions to the author are passed over, with their section
+    (para("INSTRUCTIONS:", run_props="<w:b/>") + para("Supprimez cette page avant la soumission au CPP. " * 6)
+     + para("Remplacez les passages entre crochets.", style="Heading2")
+     + para("Note d'information du patient", style="Heading1") + para("Texte. " * 60),
+     "Note d'information du patient"),
+    (para("General instructions for use of this template", style="Heading1")
+     + para("Section headings:", style="Heading2") + para("Keep them. " * 40)
+     + para("Informed consent form for adult participants", style="Heading1"),
+     "Informed consent form for adult participants"),
+    # a version line and a placeholder are no title
+    (para("Version 3.0 du 01/03/2026", style="Heading1") + para("&lt;Titre de l'étude&gt;", style="Heading1")
+     + para("ÉTUDE ARGIPRESSINE :", style="Heading1"), "ÉTUDE ARGIPRESSINE"),
+    # a heading after the body has begun is a section's, not the document's
+    (para("Vous êtes invité(e) à participer à une recherche. " * 8) + para("Pourquoi cette étude ?",
+                                                                           style="Heading1"), ""),
+])
+def test_the_title_proposed_is_the_first_real_title_of_the_document(body, title):
+    data = with_body(body)
+    document = docx.Document(io.BytesIO(data))
+    document.core_properties.title = "Formulaire patient — v2.0"  # the hidden properties of an older version
+    output = io.BytesIO()
+    document.save(output)
+
+    result = import_docx(output.getvalue())
+
+    assert result.title == title
+    if title:
+        assert result.title_at is not None and title in str(result.information[result.title_at]["value"])
+
+
+@pytest.mark.parametrize(("name", "title"), [
+    (NIH_ICF, "NIH INFORMED CONSENT TEMPLATE FOR USE AT THE NIH CLINICAL CENTER"),
+    (FR_SURROGATE, "ADULTE REFERENT – ENFANT MINEURE"),
+    (M11, "Clinical electronic Structured Harmonised Protocol"),
+    (NIH_PROTOCOL, "PROTOCOL TEMPLATE FOR INTERVENTIONAL DRUG/DEVICE CLINICAL TRIALS ONLY"),
+])
+def test_real_documents_propose_their_first_title(name, title):
+    assert import_docx(read_fixture(name)).title == title
+
+
+def box(checked: bool = False) -> str:
+    """A Word 2010 tick-box content control, showing its box glyph as Word writes it (MS Gothic)."""
+    glyph = "☒" if checked else "☐"
+    return (f'<w:sdt><w:sdtPr><w14:checkbox><w14:checked w14:val="{int(checked)}"/></w14:checkbox></w:sdtPr>'
+            f'<w:sdtContent><w:r><w:rPr><w:rFonts w:ascii="MS Gothic" w:hAnsi="MS Gothic"/></w:rPr>'
+            f'<w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>')
+
+
+def cell(*inline: str) -> str:
+    return "<w:tc><w:p>" + "".join(inline) + "</w:p></w:tc>"
+
+
+def run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def grid(*rows: str) -> str:
+    return "<w:tbl>" + "".join(f"<w:tr>{row}</w:tr>" for row in rows) + "</w:tbl>"
+
+
+def test_tick_box_content_controls_in_a_table_become_statements_the_signer_answers():
+    table = grid(
+        cell(run("J'accepte que mes échantillons soient conservés pour des recherches futures.")),
+        cell(box(), run("Oui"), run(" / "), box(), run("Non")),
+        cell(run("Je souhaite être informé(e) des résultats globaux de l'étude")) + cell(box(), run("Yes"))
+        + cell(box(), run("No")),
+        cell(run("Participation à l'étude (obligatoire)")) + cell(box(), run("J'accepte")) + cell(
+            box(), run("Je n'accepte pas")),
+        cell(box(), run("J'ai reçu une copie de la note d'information")),
+    )
+    table = table.replace("<w:tbl><w:tr>" + cell(run("J'accepte que mes échantillons soient conservés pour des "
+                                                       "recherches futures.")),
+                          "<w:tbl><w:tr>" + cell(run("J'accepte que mes échantillons soient conservés pour des "
+                                                     "recherches futures.")) + "</w:tr><w:tr>", 1)
+
+    result = import_docx(with_body(para("Consentement", style="Heading1") + table))
+
+    assert result.information[1:] == [
+        {"type": "consent_statement", "value": {
+            "text": "J'accepte que mes échantillons soient conservés pour des recherches futures.",
+            "accept_label": "Oui /", "refuse_label": "Non", "mandatory": False}},
+        {"type": "consent_statement", "value": {
+            "text": "Je souhaite être informé(e) des résultats globaux de l'étude", "accept_label": "Yes",
+            "refuse_label": "No", "mandatory": False}},
+        {"type": "consent_statement", "value": {
+            "text": "Participation à l'étude (obligatoire)", "accept_label": "J'accepte",
+            "refuse_label": "Je n'accepte pas", "mandatory": True}},
+        {"type": "checkbox", "value": {"text": "J'ai reçu une copie de la note d'information"}},
+    ]
+    assert any(note.startswith("Tableau de cases à cocher lu comme") for note in result.unmapped)
+
+
+def test_a_table_headed_yes_no_with_a_box_per_row_asks_each_row():
+    table = grid(cell(run("Je consens à :")) + cell(run("Oui")) + cell(run("Non")),
+                 cell(run("la conservation de mes données pendant 15 ans")) + cell(box()) + cell(box()),
+                 cell(run("être recontacté(e) pour une autre étude")) + cell(box(checked=True)) + cell(box()))
+
+    result = import_docx(with_body(table))
+
+    assert [(b["type"], b["value"]["text"], b["value"]["accept_label"], b["value"]["refuse_label"])
+            for b in result.information] == [
+        ("consent_statement", "la conservation de mes données pendant 15 ans", "Oui", "Non"),
+        ("consent_statement", "être recontacté(e) pour une autre étude", "Oui", "Non")]
+    assert any(note.startswith("Case cochée d'avance") for note in result.unmapped)
+
+
+def test_a_data_table_with_a_box_stays_a_table_and_says_so():
+    table = grid(cell(run("Visite")) + cell(run("Examen")) + cell(run("Fait")),
+                 cell(run("J0")) + cell(run("Bilan sanguin")) + cell(box()),
+                 cell(run("J7")) + cell(run("Échographie")) + cell(run("Scanner")))
+
+    result = import_docx(with_body(table))
+
+    assert [block["type"] for block in result.information] == ["table"]
+    assert any(note.startswith("Cases à cocher laissées en texte") for note in result.unmapped)

@@ -20,12 +20,13 @@ from consent.pki import ensure_identities
 from consent.tests.factories import make_form, signature_png
 from regulatory.models import AuditEntry, InspectorGrant
 from regulatory.tests.factories import PASSWORD
+from tests.sharing import shared_fixture
 
 PARIS = ZoneInfo("Europe/Paris")
 URL = "/nct07063680/sites/{site}/consent-records/export/"
 
 
-@pytest.fixture
+@shared_fixture
 def forms(world):
     ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
     start = timezone.now() - datetime.timedelta(days=40)
@@ -48,7 +49,7 @@ def record(participant, version, actor, *, hours_ago=1, **fields):
                                           expected_sequence=participant.consents.count())
 
 
-@pytest.fixture
+@shared_fixture
 def consents(world, forms):
     """DIJ-0001: a surrogate consent then the patient's continuation; DIJ-0002: none yet; DIJ-0003: a patient
     consent obtained by someone whose name starts like a formula; LIL-0001: a patient consent (never in DIJ's zip)."""
@@ -63,6 +64,19 @@ def consents(world, forms):
     lil = services.participant_create(actor=world.coordinator_b, site=world.site_b)
     other = record(lil, forms["patient"], world.coordinator_b)
     return [surrogate, continuation, patient], other
+
+
+@pytest.fixture(autouse=True)
+def _restore_pdfs(request):
+    """The consents' files are made once for the module: a test that alters or removes one gets it back after."""
+    if "consents" not in request.fixturenames:
+        yield
+        return
+    records, other = request.getfixturevalue("consents")
+    saved = {Path(r.pdf.path): Path(r.pdf.path).read_bytes() for r in [*records, other]}
+    yield
+    for path, content in saved.items():
+        path.write_bytes(content)
 
 
 def entries(data: bytes) -> dict[str, bytes]:

@@ -1,6 +1,7 @@
 """Word in and out through the real commands and admin views, with the real documents in tests/fixtures."""
 
 import io
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,9 +109,10 @@ def test_sponsor_imports_in_the_admin(world, as_user):
     client = as_user(world.sponsor)
     upload = SimpleUploadedFile("form.docx", REAL[0].read_bytes())
     response = client.post("/admin/consent/import/", {"trial": world.trial.pk, "kind": "surrogate",
-                                                      "language": "fr", "file": upload})
+                                                      "language": "fr", "title": "Formulaire du proche",
+                                                      "file": upload})
     assert response.status_code == 302
-    assert ConsentFormVersionPage.objects.filter(kind="surrogate", live=False).count() == 1
+    assert ConsentFormVersionPage.objects.get(kind="surrogate", live=False).title == "Formulaire du proche"
 
 
 def test_a_hostile_file_in_the_admin_gives_a_message_and_creates_nothing(world, as_user):
@@ -143,3 +145,131 @@ def test_comparison_side_by_side_and_exported(world, as_user):
     table_text = "\n".join(cell.text for table in Document(io.BytesIO(response.content)).tables
                            for row in table.rows for cell in row.cells)
     assert "Nouveau paragraphe." in table_text and "Ajouté" in table_text
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Real Word files through the service and the admin (issue 13)
+# ----------------------------------------------------------------------------------------------------------------
+
+NIH_PROTOCOL = FIXTURES / "Protocol_NIH_Interventional_Template_v9_2025-02-04.docx"
+NIH_ICF = FIXTURES / "ICF_NIH_ClinicalCenter_Template_v14_2026-01-26.docx"
+
+
+def import_file(world, path, **options):
+    options.setdefault("kind", "patient")
+    options.setdefault("language", "fr")
+    return services.consent_version_import(actor=world.sponsor, trial=world.trial, data=path.read_bytes(),
+                                           filename=path.name, **options)
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.stem)
+def test_every_real_document_prints_once_imported(world, as_user, tmp_path, path):
+    version, _notes = import_file(world, path)
+    response = as_user(world.sponsor).get(f"/admin/consent/versions/{version.pk}/pdf/")
+
+    assert response.status_code == 200
+    pdf = tmp_path / "draft.pdf"
+    pdf.write_bytes(b"".join(response.streaming_content))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert " ".join(version.title.split()[:3]) in " ".join(text.split())
+
+
+def test_the_protocol_schedule_table_prints_in_landscape_and_the_notes_say_so(world):
+    version, notes = import_file(world, NIH_PROTOCOL)
+
+    table_notes = [note for note in notes if note.startswith("Tableau 5 (21 lignes × 15 colonnes")]
+    assert len(table_notes) == 1 and "imprimé sur des pages en paysage" in table_notes[0]
+    assert "ligne d'en-tête répétée sur chaque page" in table_notes[0]
+    assert table_notes[0] in version.import_notes
+
+
+def test_the_title_is_the_documents_first_title_printed_once(world):
+    version, notes = import_file(world, NIH_ICF)
+
+    assert version.title == "NIH INFORMED CONSENT TEMPLATE FOR USE AT THE NIH CLINICAL CENTER"
+    first = neutral(version.information)[0]
+    assert first == {"type": "heading", "value": {"text": "Version 14: 01-26-2026", "level": 2}}
+    assert any("est celui de la version : imprimé une fois" in note for note in notes)
+
+
+def test_a_title_the_sponsor_changed_leaves_the_documents_heading_in_the_text(world):
+    version, _notes = import_file(world, NIH_ICF, title="Consentement de l'adulte — étude ARGIPRESSINE")
+
+    assert version.title == "Consentement de l'adulte — étude ARGIPRESSINE"
+    assert neutral(version.information)[0]["value"]["text"].startswith("NIH INFORMED CONSENT TEMPLATE")
+
+
+def test_without_a_title_of_its_own_a_version_is_titled_by_its_form_and_version(world):
+    data = io.BytesIO()
+    document = Document()
+    document.add_paragraph("Vous êtes invité(e) à participer à une recherche. " * 8)
+    document.core_properties.title = "Formulaire patient — v2.0"
+    document.save(data)
+
+    version, _notes = services.consent_version_import(
+        actor=world.sponsor, trial=world.trial, data=data.getvalue(), filename="consentement-v2.docx",
+        kind="surrogate", language="fr", version_number="3.0")
+
+    assert version.title == "Consentement d'un proche (proche ou personne de confiance) — version 3.0"
+
+
+def test_without_a_title_the_admin_proposes_one_to_confirm_and_writes_nothing(world, as_user):
+    client = as_user(world.sponsor)
+    before = AuditEntry.objects.count()
+
+    response = client.post("/admin/consent/import/", {
+        "trial": world.trial.pk, "kind": "patient", "language": "fr",
+        "file": SimpleUploadedFile("NIH.docx", NIH_ICF.read_bytes())})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'value="NIH INFORMED CONSENT TEMPLATE FOR USE AT THE NIH CLINICAL CENTER"' in body  # in the title field
+    assert "Titre proposé d'après le document" in body
+    assert not ConsentFormVersionPage.objects.exists() and AuditEntry.objects.count() == before
+
+    response = client.post("/admin/consent/import/", {
+        "trial": world.trial.pk, "kind": "patient", "language": "fr", "title": "Consentement NIH (adulte)",
+        "file": SimpleUploadedFile("NIH.docx", NIH_ICF.read_bytes())})
+
+    assert response.status_code == 302
+    assert ConsentFormVersionPage.objects.get().title == "Consentement NIH (adulte)"
+
+
+def test_the_title_is_proposed_as_soon_as_the_file_is_chosen(world, as_user):
+    client = as_user(world.sponsor)
+    url = "/admin/consent/import/title/"
+
+    answer = client.post(url, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                               "file": SimpleUploadedFile("f.docx", NIH_ICF.read_bytes())})
+    assert answer.json() == {"title": "NIH INFORMED CONSENT TEMPLATE FOR USE AT THE NIH CLINICAL CENTER"}
+    refused = client.post(url, {"trial": world.trial.pk, "kind": "patient", "language": "fr",
+                                "file": SimpleUploadedFile("f.docx", b"not a zip")})
+    assert refused.status_code == 400 and "archive ZIP" in refused.json()["error"]
+    assert client.get(url).status_code == 405
+    assert not ConsentFormVersionPage.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["qa", "coordinator_a", "inspector"])
+def test_only_who_imports_may_ask_for_a_title(world, as_user, persona):
+    response = as_user(getattr(world, persona)).post("/admin/consent/import/title/", {
+        "trial": world.trial.pk, "kind": "patient", "language": "fr",
+        "file": SimpleUploadedFile("f.docx", NIH_ICF.read_bytes())})
+
+    assert response.status_code in (302, 403)  # outside the admin: its login; in it without a trial to manage: 403
+    assert "NIH" not in response.content.decode()
+
+
+def test_an_existing_version_number_is_refused_by_the_command_and_nothing_is_written(world):
+    make_form(trial=world.trial, number="2.0")
+    before = ConsentFormVersionPage.objects.count()
+
+    with pytest.raises(CommandError, match="existe déjà"):
+        run_import(NIH_ICF, "--version-number", "2.0")
+
+    assert ConsentFormVersionPage.objects.count() == before
+
+
+def test_the_command_prints_the_title_it_kept(world):
+    out = run_import(NIH_ICF)
+
+    assert "title: NIH INFORMED CONSENT TEMPLATE FOR USE AT THE NIH CLINICAL CENTER" in out

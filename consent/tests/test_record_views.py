@@ -3,9 +3,11 @@
 import base64
 import datetime
 import html
+import io
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from consent import services
@@ -41,7 +43,7 @@ def consent_post(form_version, participant, **overrides):
 
 
 def test_coordinator_registers_a_participant(world, forms, as_user):  # noqa: F811
-    response = as_user(world.coordinator_a).post(f"{BASE}/dij/participants/")
+    response = as_user(world.coordinator_a).post(f"{BASE}/dij/participants/", {"confirm": "yes"})
     assert response.status_code == 302 and response["Location"].endswith("/participants/DIJ-0001/")
     assert Participant.objects.get().created_by == world.coordinator_a
 
@@ -57,6 +59,49 @@ def test_coordinator_records_a_surrogate_consent_with_a_drawn_signature(world, f
     pdf = client.get(f"{BASE}/dij/participants/{participant.code}/consents/1/pdf/")
     assert pdf.status_code == 200 and pdf["X-Content-SHA256"] == record.pdf_sha256
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+
+def test_a_signer_who_cannot_draw_signs_by_typing_their_name_recorded_as_such(world, forms, participant,  # noqa: F811
+                                                                              as_user, tmp_path):
+    """The keyboard's way to sign: the signer's full name, typed; the record says "typed", the signed PDF shows the
+    name where the drawing would be and says how it was given. Drawing and typing at once is refused."""
+    import shutil
+    import subprocess
+
+    client = as_user(world.coordinator_a)
+    url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"
+    page = text(client.get(url))
+    assert 'class="skip-link" href="#consent-form-start"' in page and 'id="consent-form-start"' in page
+    assert page.index("skip-link") < page.index('class="topbar"')  # the first thing Tab reaches
+    both = client.post(url, consent_post(forms["patient"], participant, signature_typed="Jeanne Martin"))
+    assert both.status_code == 400 and "Sign one way only" not in text(both)  # French page
+    assert "Signez d'une seule façon" in text(both) and not ConsentRecord.objects.exists()
+    blank = client.post(url, consent_post(forms["patient"], participant, signature_drawn="", signature_typed="   "))
+    assert blank.status_code == 400 and not ConsentRecord.objects.exists()
+    response = client.post(url, consent_post(forms["patient"], participant, signature_drawn="",
+                                             signature_typed="  Jeanne   Martin "))
+    assert response.status_code == 302, text(response)[:2000]
+    record = ConsentRecord.objects.get()
+    assert record.signature_source == "typed"
+    if shutil.which("pdftotext"):
+        path = tmp_path / "record.pdf"
+        path.write_bytes(b"".join(client.get(
+            f"{BASE}/dij/participants/{participant.code}/consents/1/pdf/").streaming_content))
+        words = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                                        check=True).stdout.split())
+        assert "Nom complet saisi par le signataire (clavier)" in words
+
+
+def test_a_typed_signature_is_an_image_of_the_name_and_refuses_what_cannot_print():
+    from PIL import Image
+
+    png = services.typed_signature_image("Jeanne Martin")
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG" and image.width > image.height > 20
+        assert image.convert("L").getextrema()[0] < 100  # ink
+    for bad in ("", "   ", "x" * 121, "Jeanne\x00Martin", "Jeanne\u202eMartin"):
+        with pytest.raises(ValidationError):
+            services.typed_signature_image(bad)
 
 
 def test_a_second_submit_of_the_same_form_records_once(world, forms, participant, as_user):  # noqa: F811
@@ -128,10 +173,11 @@ def test_trial_wide_readers_read_but_never_record(world, forms, participant, as_
 
 def test_withdrawal_and_death_forms(world, forms, participant, as_user):  # noqa: F811
     client = as_user(world.coordinator_a)
-    client.post(f"{BASE}/dij/participants/{participant.code}/withdraw/", {"reason": ""})
+    client.post(f"{BASE}/dij/participants/{participant.code}/withdraw/", {"reason": "Refus oral"})  # no scope
     participant.refresh_from_db()
     assert participant.status == "screening"
-    client.post(f"{BASE}/dij/participants/{participant.code}/withdraw/", {"reason": "Refus oral"})
+    client.post(f"{BASE}/dij/participants/{participant.code}/withdraw/", {"scope": "follow_up",
+                                                                          "reason": "Refus oral"})
     participant.refresh_from_db()
     assert participant.status == "withdrawn"
     other = services.participant_create(actor=world.coordinator_a, site=world.site_a)
@@ -233,7 +279,7 @@ def test_signing_is_suspended_after_too_many_wrong_passwords(world, forms, parti
 
     client = as_user(world.coordinator_a)
     url = f"{BASE}/dij/participants/{participant.code}/consent/{forms['patient'].pk}/"
-    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+    for _ in range(settings.LOGIN_THROTTLE["FREE_FAILURES"] + 1):
         response = client.post(url, consent_post(forms["patient"], participant, password="wrong"))
         assert response.status_code == 400 and "mot de passe" in response.content.decode()
     response = client.post(url, consent_post(forms["patient"], participant))

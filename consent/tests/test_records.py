@@ -19,6 +19,7 @@ from consent.services import records as record_services
 from consent.tests.factories import make_form, signature_png
 from regulatory.models import AuditEntry
 from regulatory.tests.factories import PASSWORD
+from tests.sharing import shared_fixture
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,7 @@ def english():
         yield
 
 
-@pytest.fixture
+@shared_fixture
 def forms(world):
     ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
     start = timezone.now() - datetime.timedelta(days=40)
@@ -140,7 +141,7 @@ def test_refusal_before_inclusion_ends_participation(world, forms):
 def test_withdrawal_keeps_data_and_blocks_anything_new(world, forms):
     participant = new(world)
     record(world, participant, forms["patient"])
-    services.participant_withdraw(actor=world.coordinator_a, participant=participant, objects_to_data_use=False,
+    services.participant_withdraw(actor=world.coordinator_a, participant=participant, scope="follow_up",
                                   reason="Retrait oral auprès de l'infirmière")
     assert participant.consents.count() == 1
     with pytest.raises(ValidationError, match="no longer"):
@@ -227,7 +228,7 @@ def test_the_user_name_is_the_other_component_asked_at_each_signing(world, forms
 
 def test_wrong_user_names_at_signing_count_towards_the_login_throttle(world, forms):
     participant = new(world)
-    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+    for _ in range(settings.LOGIN_THROTTLE["FREE_FAILURES"] + 1):
         with pytest.raises(ValidationError, match="not correct"):
             record(world, participant, forms["patient"], username="someone-else")
     assert record_services.signing_suspended(world.investigator_a)
@@ -559,7 +560,7 @@ def test_signing_is_refused_while_the_login_throttle_is_in_force(world, forms, m
     from regulatory import accounts
 
     participant = new(world)
-    for _ in range(settings.LOGIN_THROTTLE["MAX_FAILURES_PER_USERNAME"]):
+    for _ in range(settings.LOGIN_THROTTLE["FREE_FAILURES"] + 1):
         with pytest.raises(ValidationError, match="password is not correct"):
             record(world, participant, forms["patient"], password="wrong")
     failures = AuditEntry.objects.filter(action="auth.login_failed", object_repr="investigator-a").count()

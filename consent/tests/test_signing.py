@@ -17,7 +17,7 @@ import pytest
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
@@ -153,19 +153,19 @@ def test_create_signing_identity_creates_then_keeps_then_force_regenerates(pki_d
     out = io.StringIO()
     call_command("create_signing_identity", "--site", "DIJ", "--site", "lil", "--sponsor", "CHU Test", stdout=out)
     lines = out.getvalue()
-    for label in ("CA", "CRL", "sponsor", "site DIJ", "site LIL", "TSA"):
+    for label in ("CA", "CRL", "sponsor", "site DIJ", "site LIL", "TSA", "TSA 2", "OCSP"):
         assert re.search(rf"^\S*created\s+{label}\S*$", lines, re.MULTILINE), lines
     before = {path.name: path.read_bytes() for path in pki_dir.iterdir()}
 
     out = io.StringIO()
     call_command("create_signing_identity", "--site", "DIJ", "--site", "LIL", "--sponsor", "CHU Test", stdout=out)
     assert "created" not in out.getvalue() and "regenerated" not in out.getvalue()
-    assert out.getvalue().count("kept") == 6
+    assert out.getvalue().count("kept") == 8
     assert {path.name: path.read_bytes() for path in pki_dir.iterdir()} == before
 
     out = io.StringIO()
     call_command("create_signing_identity", "--site", "DIJ", "--force", stdout=out)
-    assert out.getvalue().count("regenerated") == 6  # LIL too: its old certificate was issued by the old CA
+    assert out.getvalue().count("regenerated") == 8  # LIL too: its old certificate was issued by the old CA
     after = {path.name: path.read_bytes() for path in pki_dir.iterdir()}
     assert set(after) == set(before)
     assert all(after[name] != before[name] for name in after)
@@ -179,7 +179,14 @@ def test_sponsor_certificate_names_the_sponsor_and_the_meaning_and_the_ca_says_d
     ca = sponsor.chain[0]
     assert "DEMO / TEST" in ca.subject.rfc4514_string()
     assert ca.subject == ca.issuer == sponsor.certificate.issuer
-    assert isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
+    # RSA for the CA: certomancer issues its certificates anew in each process, byte-identical only with
+    # deterministic (PKCS#1 v1.5) signatures; people sign with EC P-256
+    assert isinstance(ca.public_key(), rsa.RSAPublicKey)
+    assert isinstance(sponsor.certificate.public_key(), ec.EllipticCurvePublicKey)
+    ocsp = sponsor.certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    crl = sponsor.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert ocsp[0].access_location.value.endswith("/trialdocs/ocsp/ca")
+    assert crl[0].full_name[0].value.endswith("/trialdocs/crls/ca/latest.crl")
     site = pki.load_identity(role="site", site_code="dij")
     assert site.display_name.startswith("Centre investigateur DIJ (DIJ) — signature des consentements")
 
@@ -206,8 +213,9 @@ def test_keys_and_passphrase_are_private_and_keys_are_encrypted(identities):
     assert stat.S_IMODE(identities.stat().st_mode) == 0o700
     keys = sorted(identities.glob("*.key.pem"))
     assert [key.name for key in keys] == [
-        "ca.key.pem", "site-DIJ.key.pem", "site-LIL.key.pem", "sponsor.key.pem", "tsa.key.pem"
-    ]
+        "ca.key.pem", "ocsp.key.pem", "site-DIJ.key.pem", "site-LIL.key.pem", "sponsor.key.pem", "tsa.key.pem",
+        "tsa2.key.pem"]
+    assert stat.S_IMODE((identities / pki.CONFIG_FILE).stat().st_mode) == 0o600  # it names the passphrase
     for path in [*keys, identities / pki.PASSPHRASE_FILE]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for key in keys:
@@ -274,7 +282,8 @@ def test_create_signing_identity_fails_on_an_invalid_site_code(pki_dir):
 def test_a_lost_key_is_regenerated_and_the_rest_kept(identities):
     (identities / "site-DIJ.key.pem").unlink()
     results = pki.ensure_identities(sponsor_name="CHU Dijon Bourgogne", site_codes=["DIJ"])
-    assert results == {"CA": "kept", "CRL": "kept", "sponsor": "kept", "site DIJ": "regenerated", "TSA": "kept"}
+    assert results == {"CA": "kept", "CRL": "kept", "sponsor": "kept", "site DIJ": "regenerated", "TSA": "kept",
+                       "TSA 2": "kept", "OCSP": "kept"}
     assert pki.load_identity(role="site", site_code="DIJ").certificate.issuer == pki.load_identity(
         role="sponsor"
     ).certificate.issuer
@@ -358,18 +367,31 @@ def test_pdfsig_accepts_the_signature_and_rejects_a_one_byte_change(signed_conse
 
 
 @pytest.mark.skipif(PDFSIG is None or CERTUTIL is None, reason="pdfsig or certutil (libnss3-tools) is missing")
-def test_pdfsig_trusts_the_certificate_once_the_demo_ca_is_in_an_nss_database(signed_consent, identities, tmp_path):
+def test_pdfsig_trusts_the_certificate_once_the_demo_ca_is_in_an_nss_database(pki_dir, consent_pdf, settings,
+                                                                              tmp_path):
+    from consent.pki_services import Animator, free_port
+
+    # pdfsig (NSS) asks the OCSP responder the certificate names: this PKI's own services answer it, as
+    # `manage.py pki_services` does for the demo
+    port = free_port()
+    settings.TRIALDOCS_PKI_SERVICES_URL = f"http://127.0.0.1:{port}"
+    pki.ensure_identities(sponsor_name="CHU Dijon Bourgogne", site_codes=["DIJ"])
+    signed_consent = sign_pdf(consent_pdf, identity=pki.load_identity(role="site", site_code="DIJ"), request=CONSENT)
     database = tmp_path / "nssdb"
     database.mkdir()
     subprocess.run([CERTUTIL, "-N", "-d", f"sql:{database}", "--empty-password"], check=True, timeout=60)
     subprocess.run(
         [CERTUTIL, "-A", "-d", f"sql:{database}", "-n", "TrialDocs demo CA", "-t", "C,C,C",
-         "-i", str(identities / "ca.cert.pem")],
+         "-i", str(pki_dir / "ca.cert.pem")],
         check=True, timeout=60,
     )
     path = tmp_path / "signed.pdf"
     path.write_bytes(signed_consent)
-    output = pdfsig(path, "-nssdir", f"sql:{database}")
+    services = Animator(pki_dir, port).start()
+    try:
+        output = pdfsig(path, "-nssdir", f"sql:{database}")
+    finally:
+        services.stop()
     assert "Signature is Valid." in output and "Certificate is Trusted." in output, output
 
 
@@ -479,9 +501,10 @@ def test_timestamped_signature_reports_the_timestamp_time(identities, consent_pd
     assert report.valid, report.problems
     assert report.signed_at == stamped_at
     assert report.certified
-    # B-LT: the chain and the CRL travel in the file, in a later revision that changes nothing else.
-    assert b"/DSS" in signed[byte_range(signed)[2]:]
-    assert not report.covers_whole_file and not report.modified_after_signing
+    # B-T: the signature timestamp only; the validation data and the document timestamp come with
+    # `complete_archival` (test_archival.py), in later revisions.
+    assert report.level == "B-T" and b"/DSS" not in signed
+    assert report.covers_whole_file and not report.modified_after_signing
 
 
 def test_annotation_added_after_a_timestamped_signature_is_detected(identities, consent_pdf):
@@ -611,3 +634,22 @@ def test_refusing_the_demo_pki_stops_signing_with_it_and_trusting_it(settings, i
         pki.load_identity(role="sponsor")
     assert pki.trust_roots() == []
     assert not verify_pdf(signed).valid
+
+
+@pytest.mark.django_db
+def test_rotating_a_site_key_keeps_what_the_old_one_signed_verifiable(identities, consent_pdf):
+    old = pki.load_identity(role="site", site_code="DIJ")
+    signed_before = sign_pdf(consent_pdf, identity=old, request=CONSENT)
+    out = io.StringIO()
+    call_command("create_signing_identity", "--site", "DIJ", "--site", "LIL", "--rotate", "DIJ", stdout=out)
+    assert re.search(r"^\S*rotated\s+site DIJ", out.getvalue(), re.MULTILINE), out.getvalue()
+    assert "rotated     site LIL" not in out.getvalue()
+    new = pki.load_identity(role="site", site_code="DIJ")
+    assert new.certificate != old.certificate and new.certificate.public_key() != old.certificate.public_key()
+    assert (identities / "site-DIJ.1.cert.pem").read_bytes() == old.certificate.public_bytes(
+        serialization.Encoding.PEM)
+    signed_after = sign_pdf(consent_pdf, identity=new, request=CONSENT)
+    for signed in (signed_before, signed_after):
+        report = verify_pdf(signed)
+        assert report.valid, report.problems
+    assert pki.ensure_identities(sponsor_name="CHU Dijon Bourgogne", site_codes=["DIJ"])["site DIJ"] == "kept"

@@ -4,6 +4,7 @@ import datetime
 import io
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -14,14 +15,15 @@ from consent import selectors, services
 from consent.models import SignedMaster
 from consent.pki import ensure_identities
 from consent.tests.factories import make_form
+from tests.sharing import shared_fixture
 
 
-@pytest.fixture
+@shared_fixture
 def pki(world):
     ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ", "LIL"])
 
 
-@pytest.fixture
+@shared_fixture
 def forms(world, pki):
     """Patient v1.0 superseded by v2.0 at both sites; a LIL-only surrogate form; a draft."""
     start = timezone.now() - datetime.timedelta(days=60)
@@ -34,7 +36,7 @@ def forms(world, pki):
     services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a, world.site_b],
                                  effective_from=start + datetime.timedelta(days=10))
     services.form_make_effective(actor=world.sponsor, version=local, sites=[world.site_b], effective_from=start)
-    return type("Forms", (), {"v1": v1, "v2": v2, "local": local, "draft": draft})
+    return SimpleNamespace(v1=v1, v2=v2, local=local, draft=draft)
 
 
 def site_url(code, tail=""):
@@ -118,6 +120,57 @@ def test_bulk_print_holds_every_current_form_of_the_site(world, forms, as_user):
     assert response.status_code == 200
     master = SignedMaster.objects.get()
     assert {v.pk for v in master.versions.all()} == {forms.v2.pk, forms.local.pk}
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is installed by .ci/run")
+def test_the_page_and_the_bulk_print_follow_the_pathways_order(world, forms, as_user, tmp_path):
+    """Patient, surrogate, emergency, continuation (French first), whatever order the kinds sort in by name."""
+    start = timezone.now() - datetime.timedelta(days=5)
+    later = {kind: make_form(trial=world.trial, kind=kind, number="1.0", title=f"Titre {kind}")
+             for kind in ("continuation", "emergency")}
+    english = make_form(trial=world.trial, number="2.0", language="en", title="Titre patient EN")
+    for version in (*later.values(), english):
+        services.form_make_effective(actor=world.sponsor, version=version, sites=[world.site_b], effective_from=start)
+    client = as_user(world.coordinator_b)
+    body = client.get(site_url("lil")).content.decode()
+    links = [f"/{v.pk}/pdf/" for v in (forms.v2, english, forms.local, later["emergency"], later["continuation"])]
+    assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
+    pdf = tmp_path / "bundle.pdf"
+    pdf.write_bytes(b"".join(client.get(site_url("lil", "all/pdf/")).streaming_content))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    titles = [forms.v2.title, "Titre patient EN", forms.local.title, "Titre emergency", "Titre continuation"]
+    assert [text.index(title) for title in titles] == sorted(text.index(title) for title in titles)
+
+
+def test_one_date_format_per_language_on_the_current_forms_page(world, forms, as_user):
+    """English: "Favourable opinion … of 10/01/2026" beside "01/01/2026", day first like the printed forms; French:
+    "Avis favorable … du 10/01/2026". Never a French "du" in English, never a US month-first date."""
+    client = as_user(world.coordinator_a)
+    french = client.get(site_url("dij")).content.decode()
+    assert "Avis favorable CPP Test" in french and " du 10/01/2026" in french and "2.0 du 01/01/2026" in french
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = client.get(site_url("dij")).content.decode()
+    assert "Favourable opinion CPP Test" in english and " of 10/01/2026" in english
+    assert "2.0 of 01/01/2026" in english
+    assert " du " not in english and "01/10/2026" not in english
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is installed by .ci/run")
+def test_an_english_form_prints_in_english_and_a_french_one_in_french(world, forms, as_user, tmp_path):
+    english = make_form(trial=world.trial, number="1.0", language="en", title="Patient consent (English)")
+    services.form_make_effective(actor=world.sponsor, version=english, sites=[world.site_a],
+                                 effective_from=timezone.now() - datetime.timedelta(days=1))
+    client = as_user(world.coordinator_a)
+    texts = {}
+    for version in (english, forms.v2):
+        pdf = tmp_path / f"{version.pk}.pdf"
+        pdf.write_bytes(b"".join(client.get(site_url("dij", f"{version.pk}/pdf/")).streaming_content))
+        texts[version.language] = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                                          text=True, check=True).stdout.split())
+    assert "Version 1.0 of 01/01/2026" in texts["en"] and "Favourable opinion CPP Test" in texts["en"]
+    assert "Sponsor:" in texts["en"] and " du " not in texts["en"] and "Promoteur" not in texts["en"]
+    assert "Version 2.0 du 01/01/2026" in texts["fr"] and "Avis favorable CPP Test" in texts["fr"]
+    assert "Promoteur :" in texts["fr"]
 
 
 @pytest.mark.parametrize("persona", ["sponsor", "inspector", "qa"])
@@ -238,7 +291,8 @@ def test_sponsor_makes_a_version_effective_and_withdraws_one_through_the_pages(w
     client = as_user(world.sponsor)
     v3 = make_form(trial=world.trial, number="4.0")
     response = client.post(f"/nct07063680/consent-forms/{v3.slug}/effective/", {
-        "sites": [world.site_a.pk], "effective_from": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+        "sites": [world.site_a.pk], "effective_from": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "change_kind": "substantive"})
     assert response.status_code == 302
     assert selectors.current_version(site=world.site_a, kind="patient", language="fr").pk == v3.pk
     assert client.post(f"/nct07063680/consent-forms/{v3.slug}/withdraw/", {"reason": ""}).status_code == 302
@@ -254,7 +308,8 @@ def test_sponsor_schedules_a_version_then_withdraws_it_and_the_site_keeps_its_fo
     v4 = make_form(trial=world.trial, number="4.0")
     starts = timezone.localtime() + datetime.timedelta(days=7)
     response = client.post(f"/nct07063680/consent-forms/{v4.slug}/effective/", {
-        "sites": [world.site_a.pk], "effective_from": starts.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+        "sites": [world.site_a.pk], "effective_from": starts.strftime("%Y-%m-%dT%H:%M"),
+        "change_kind": "substantive"}, follow=True)
     assert "sera en vigueur à DIJ à partir du" in response.content.decode()
     assert "approuvée, pas encore en vigueur" in response.content.decode()
     response = client.post(f"/nct07063680/consent-forms/{v4.slug}/withdraw/", {"reason": "Avis défavorable"},

@@ -1,3 +1,5 @@
+from .api_tokens import ApiToken
+from .approvals import ApprovalSignature, SignedApprovalTask
 from .audit import AuditEntry
 from .correspondence import (
     CorrespondenceAttachment,
@@ -6,7 +8,9 @@ from .correspondence import (
     CorrespondenceLink,
     SubmissionPage,
 )
+from .delegation import DelegatedTask, DelegationEntry, DelegationLogPrint
 from .documents import TrialCollection
+from .in_trial import InTrial
 from .inspection import InspectorGrant
 from .protocol import (
     ActivationNotice,
@@ -16,18 +20,26 @@ from .protocol import (
     SiteAcknowledgement,
     SiteActivation,
 )
+from .qc import QcStatus, TmfArtifactMilestone, TmfMilestone, TmfQcIssue, TmfSettings, TrialMilestone
 from .roles import Role, RoleGroup
 from .sites import InvestigationalSite, SiteGroupObjectPermission, SiteUserObjectPermission
-from .tmf import TmfArtifact, TmfDocument, TmfExpectation, TmfExportJob, TmfLevel, TmfSection, TmfZone
+from .tmf import FixityRun, TmfArtifact, TmfDocument, TmfExpectation, TmfExportJob, TmfLevel, TmfSection, TmfZone
 from .trials import TrialArm, TrialGroupObjectPermission, TrialPage, TrialUserObjectPermission
 
 __all__ = [
+    "ApiToken",
     "ActivationNotice",
+    "ApprovalSignature",
+    "SignedApprovalTask",
     "ConsentKind",
     "CorrespondenceAttachment",
+    "DelegatedTask",
+    "DelegationEntry",
+    "DelegationLogPrint",
     "CorrespondenceIndexPage",
     "CorrespondenceItemPage",
     "CorrespondenceLink",
+    "InTrial",
     "ProtocolPage",
     "ProtocolVersionPage",
     "SiteAcknowledgement",
@@ -37,6 +49,7 @@ __all__ = [
     "AuditEntry",
     "InspectorGrant",
     "InvestigationalSite",
+    "QcStatus",
     "Role",
     "RoleGroup",
     "SiteGroupObjectPermission",
@@ -45,6 +58,12 @@ __all__ = [
     "TmfDocument",
     "TmfExpectation",
     "TmfExportJob",
+    "FixityRun",
+    "TmfArtifactMilestone",
+    "TmfMilestone",
+    "TmfQcIssue",
+    "TmfSettings",
+    "TrialMilestone",
     "TmfLevel",
     "TmfSection",
     "TmfZone",

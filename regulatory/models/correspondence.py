@@ -4,10 +4,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, PageChooserPanel
+from wagtail.admin.panels import (
+    FieldPanel,
+    FieldRowPanel,
+    InlinePanel,
+    MultiFieldPanel,
+    PageChooserPanel,
+    TitleFieldPanel,
+)
 from wagtail.fields import RichTextField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
+
+from .in_trial import InTrial
+from .pagerules import TITLE_PANELS, TrialPageRules
 
 
 class Correspondent(models.TextChoices):
@@ -48,7 +58,7 @@ class SubmissionStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
-class CorrespondenceIndexPage(Page):
+class CorrespondenceIndexPage(TrialPageRules, InTrial, Page):
     """The regulatory correspondence of one trial; each child is a submission and its thread."""
 
     parent_page_types = ["regulatory.TrialPage"]
@@ -69,7 +79,7 @@ class CorrespondenceIndexPage(Page):
         return context
 
 
-class SubmissionPage(Page):
+class SubmissionPage(TrialPageRules, InTrial, Page):
     """A submission to the CPP or the ANSM; its letters are its children and its status derives from them."""
 
     correspondent = models.CharField(_("addressed to"), max_length=20, choices=Correspondent.choices)
@@ -81,7 +91,7 @@ class SubmissionPage(Page):
     subpage_types = ["regulatory.CorrespondenceItemPage"]
 
     content_panels = [
-        *Page.content_panels,
+        *TITLE_PANELS,
         FieldRowPanel([FieldPanel("correspondent"), FieldPanel("correspondent_name"), FieldPanel("reference")]),
     ]
 
@@ -104,12 +114,12 @@ class SubmissionPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["trial"] = self.get_parent().get_parent().specific
+        context["trial"] = self.trial
         context["items"] = self.items().prefetch_related("attachments__document", "links__page")
         return context
 
 
-class CorrespondenceItemPage(Page):
+class CorrespondenceItemPage(TrialPageRules, InTrial, Page):
     """One letter, sent or received. Its title is its subject."""
 
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
@@ -123,7 +133,8 @@ class CorrespondenceItemPage(Page):
     subpage_types: list[str] = []
 
     content_panels = [
-        FieldPanel("title", heading=_("Subject")),
+        TitleFieldPanel("title", heading=_("Subject")),
+        FieldPanel("slug"),
         MultiFieldPanel([
             FieldRowPanel([FieldPanel("direction"), FieldPanel("date"), FieldPanel("item_type")]),
             FieldRowPanel([FieldPanel("correspondent"), FieldPanel("reference")]),

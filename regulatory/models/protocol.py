@@ -6,13 +6,22 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
 from ..blocks import ProtocolBodyBlock
+from .in_trial import InTrial
+from .pagerules import (
+    TITLE_PANELS,
+    FrozenVersionRules,
+    TrialPageRules,
+    VersionPageForm,
+    clashing_version,
+    trial_id_of,
+    version_clash_error,
+)
 
 version_validator = RegexValidator(r"^\d{1,3}\.\d{1,3}$", _("A version number looks like 2.0."))
 
@@ -24,14 +33,14 @@ class ConsentKind(models.TextChoices):
     CONTINUATION = "continuation", _("Continuation consent")
 
 
-class ProtocolVersionForm(WagtailAdminPageForm):
+class ProtocolVersionForm(VersionPageForm):
     affected_consent_kinds = forms.MultipleChoiceField(
         choices=ConsentKind.choices, required=False, widget=forms.CheckboxSelectMultiple,
         label=_("affected consent-form kinds"),
     )
 
 
-class ProtocolPage(Page):
+class ProtocolPage(TrialPageRules, InTrial, Page):
     """The protocol of one trial; its versions (the initial one and each amendment) are its children."""
 
     parent_page_types = ["regulatory.TrialPage"]
@@ -51,7 +60,7 @@ class ProtocolPage(Page):
         return context
 
 
-class ProtocolVersionPage(Page):
+class ProtocolVersionPage(FrozenVersionRules, InTrial, Page):
     """One version of the protocol: the initial version, or the version an amendment brings.
 
     Once published (approved by the sponsor's review workflow) its content is frozen: a change is a new version.
@@ -84,6 +93,9 @@ class ProtocolVersionPage(Page):
         verbose_name=_("full protocol document"),
     )
     body = StreamField(ProtocolBodyBlock(), blank=True, verbose_name=_("protocol text"))
+    # The trial, kept on the row so that the database holds each version number once per trial.
+    trial = models.ForeignKey("regulatory.TrialPage", null=True, blank=True, editable=False,
+                              on_delete=models.PROTECT, related_name="+", verbose_name=_("trial"))
 
     parent_page_types = ["regulatory.ProtocolPage"]
     subpage_types: list[str] = []
@@ -91,7 +103,7 @@ class ProtocolVersionPage(Page):
     published_by_review_only = True
 
     content_panels = [
-        *Page.content_panels,
+        *TITLE_PANELS,
         MultiFieldPanel([
             FieldRowPanel([FieldPanel("version_number"), FieldPanel("version_date")]),
             FieldRowPanel([FieldPanel("amendment_number"), FieldPanel("substantial")]),
@@ -113,6 +125,8 @@ class ProtocolVersionPage(Page):
     class Meta:
         verbose_name = _("protocol version")
         verbose_name_plural = _("protocol versions")
+        constraints = [models.UniqueConstraint(fields=["trial", "version_number"],
+                                               name="one_protocol_version_number_per_trial")]
 
     def __str__(self):
         if self.amendment_number:
@@ -146,6 +160,15 @@ class ProtocolVersionPage(Page):
             raise ValidationError(
                 _("This version has been approved and is frozen: create a new version to change it.")
             )
+        clash = clashing_version(ProtocolVersionPage, trial_id=self.trial_id or trial_id_of(self),
+                                 number=self.version_number, exclude_pk=self.pk)
+        if clash is not None:
+            raise version_clash_error(clash)
+
+    def save(self, *args, **kwargs):
+        if self.trial_id is None:
+            self.trial_id = trial_id_of(self)
+        return super().save(*args, **kwargs)
 
     def _frozen_content_changed(self) -> bool:
         stored = type(self).objects.filter(pk=self.pk).first()
@@ -156,11 +179,12 @@ class ProtocolVersionPage(Page):
         return any(getattr(stored, name) != getattr(self, name) for name in self.FROZEN_FIELDS if name != "body")
 
     def get_context(self, request, *args, **kwargs):
-        from regulatory import selectors
+        from regulatory import selectors, services
 
         context = super().get_context(request, *args, **kwargs)
-        context["trial"] = self.get_parent().get_parent().specific
+        context["trial"] = self.trial
         context["status"] = selectors.version_status(version=self, user=request.user)
+        context["approval_signatures"] = services.signatures_of(self, approved_only=False)
         return context
 
 

@@ -7,12 +7,13 @@ from django.utils.translation import gettext_lazy as _
 class Role(models.TextChoices):
     SPONSOR = "sponsor", _("Sponsor")
     SPONSOR_QA = "sponsor_qa", _("Sponsor quality assurance")
+    TMF_QC = "tmf_qc", _("TMF quality control")
     INSPECTOR = "inspector", _("Inspector")
     INVESTIGATOR = "investigator", _("Investigator")
     COORDINATOR = "coordinator", _("Study coordinator")
 
 
-TRIAL_ROLES = (Role.SPONSOR, Role.SPONSOR_QA, Role.INSPECTOR)
+TRIAL_ROLES = (Role.SPONSOR, Role.SPONSOR_QA, Role.TMF_QC, Role.INSPECTOR)
 SITE_ROLES = (Role.INVESTIGATOR, Role.COORDINATOR)
 
 

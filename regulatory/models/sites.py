@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +30,10 @@ class InvestigationalSite(models.Model):
     city = models.CharField(_("city"), max_length=120)
     country = models.CharField(_("country"), max_length=2, default="FR", validators=[country_validator])
     principal_investigator = models.CharField(_("principal investigator"), max_length=200)
+    principal_investigator_account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("principal investigator's account"),
+        help_text=_("The investigator of the site who signs its delegation log."))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     activation_date = models.DateField(_("activation date"), null=True, blank=True)
     is_demo = models.BooleanField(

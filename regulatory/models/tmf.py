@@ -65,6 +65,12 @@ class TmfLevel(models.TextChoices):
     SITE = "site", _("Site")
 
 
+class QcStatus(models.TextChoices):
+    PENDING = "pending", _("Pending QC")
+    APPROVED = "approved", _("QC approved")
+    REJECTED = "rejected", _("QC rejected")
+
+
 # The order of the documents of one artifact (the artifact page), on the document's own columns only, as
 # tmf_listing_order_idx: sites come in the order they were created, not by code ("site_id", since ordering by "site"
 # would follow InvestigationalSite's own ordering through a join).
@@ -88,6 +94,7 @@ class TmfDocument(models.Model):
 
     class Status(models.TextChoices):
         CURRENT = "current", _("Current")
+        APPROVED = "approved", _("Approved, not yet in force")
         SUPERSEDED = "superseded", _("Superseded")
         WITHDRAWN = "withdrawn", _("Withdrawn")
         DRAFT = "draft", _("Draft")
@@ -118,6 +125,13 @@ class TmfDocument(models.Model):
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+", verbose_name=_("filed by"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Quality control (`regulatory.services.tmf_qc`): every writer sets it (a document filed by hand or imported is
+    # pending, hidden from inspectors until approved). Automatic filings a trial does not QC are approved with no
+    # `qc_by`, as are the documents filed before QC existed (migrations 0018-0019).
+    qc_status = models.CharField(_("QC status"), max_length=8, choices=QcStatus.choices, default=QcStatus.APPROVED)
+    qc_at = models.DateTimeField(_("QC decided at"), null=True, blank=True)
+    qc_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", verbose_name=_("QC by"))
 
     class Meta:
         verbose_name = _("TMF document")
@@ -141,6 +155,7 @@ class TmfDocument(models.Model):
             models.Index(fields=["source_type", "source_id"], name="tmf_source_idx"),
             models.Index(fields=["trial", "artifact", "level", "site", "series", "-document_date", "-id"],
                          name="tmf_listing_order_idx"),
+            models.Index(fields=["trial", "qc_status"], name="tmf_trial_qc_idx"),
         ]
 
     def __str__(self):
@@ -237,6 +252,9 @@ class TmfExportJob(models.Model):
     sha256 = models.CharField(_("SHA-256 of the package"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Last sign of life: queued, started, a document written. A queued or running export that has not moved for
+    # `TRIALDOCS_EXPORT_STALLED_SECONDS` is shown as stalled, with a button to run it again.
+    moved_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("TMF export")
@@ -247,5 +265,47 @@ class TmfExportJob(models.Model):
         return f"{self.trial_id} {self.requested_at:%Y-%m-%d %H:%M} {self.state}"
 
     @property
+    def stalled(self) -> bool:
+        from django.conf import settings
+        from django.utils import timezone
+
+        if self.state not in (self.State.QUEUED, self.State.RUNNING):
+            return False
+        last = self.moved_at or self.requested_at
+        return last is not None and (timezone.now() - last).total_seconds() > settings.TRIALDOCS_EXPORT_STALLED_SECONDS
+
+    @property
     def percent(self) -> int:
         return 100 if self.state == self.State.DONE else (100 * self.done // self.total if self.total else 0)
+
+
+class FixityRun(models.Model):
+    """A fixity check of a trial's stored files (`manage.py verify_archive` started from the web), run in the
+    background; the TMF home shows the last one."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    trial = models.ForeignKey("regulatory.TrialPage", on_delete=models.PROTECT, related_name="fixity_runs")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(_("files checked"), default=0)
+    total = models.PositiveIntegerField(_("files to check"), default=0)
+    signatures = models.PositiveIntegerField(_("signatures validated"), default=0)
+    problems = models.PositiveIntegerField(_("problems"), default=0)
+    summary = models.TextField(_("summary"), blank=True)
+    report = models.FileField(_("report (CSV)"), upload_to="fixity/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("fixity check")
+        verbose_name_plural = _("fixity checks")
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"{self.trial_id} {self.requested_at:%Y-%m-%d %H:%M} {self.state}"

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -8,6 +10,8 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFi
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.models import Orderable, Page
 from wagtail.search import index
+
+from .pagerules import TITLE_PANELS, TrialPageRules
 
 nct_validator = RegexValidator(r"^NCT\d{8}$", _("An NCT number is NCT followed by eight digits."))
 eu_ct_validator = RegexValidator(
@@ -40,7 +44,7 @@ def default_consent_kinds() -> list[str]:
     return ["patient", "surrogate", "emergency", "continuation"]
 
 
-class TrialPage(RoutablePageMixin, Page):
+class TrialPage(TrialPageRules, RoutablePageMixin, Page):
     """A clinical trial. Its protocol, consent forms and correspondence live below it in the page tree."""
 
     acronym = models.CharField(_("acronym"), max_length=40, blank=True)
@@ -74,12 +78,15 @@ class TrialPage(RoutablePageMixin, Page):
     reconsent_deadline_days = models.PositiveSmallIntegerField(
         _("days to re-consent"), default=30,
         help_text=_("After a newer version of a form takes effect at a site."))
+    delegation_requires_training = models.BooleanField(
+        _("delegations need the protocol acknowledged"), default=False,
+        help_text=_("A delegation takes effect only once the site has acknowledged the protocol version in force."))
 
     parent_page_types = ["cms.HomePage"]
     subpage_types = ["regulatory.ProtocolPage", "regulatory.CorrespondenceIndexPage", "consent.ConsentFormIndexPage"]
 
     content_panels = [
-        *Page.content_panels,
+        *TITLE_PANELS,
         MultiFieldPanel(
             [
                 FieldRowPanel([FieldPanel("acronym"), FieldPanel("nct_number"), FieldPanel("eu_ct_number")]),
@@ -100,6 +107,7 @@ class TrialPage(RoutablePageMixin, Page):
             [
                 FieldPanel("allowed_consent_kinds"),
                 FieldRowPanel([FieldPanel("continuation_deadline_days"), FieldPanel("reconsent_deadline_days")]),
+                FieldPanel("delegation_requires_training"),
             ],
             heading=_("Consent pathway"),
         ),
@@ -133,6 +141,22 @@ class TrialPage(RoutablePageMixin, Page):
         if self.completion_date and self.start_date and self.completion_date < self.start_date:
             raise ValidationError({"completion_date": _("The completion date precedes the start date.")})
 
+    # Sub-pages served under the trial's URL by views of apps above regulatory (`add_routes`).
+    _added_routes: ClassVar[list] = []
+
+    @classmethod
+    def add_routes(cls, patterns) -> None:
+        """Serve `patterns` (Django `path()`s whose view takes the trial page first, then the request) under the
+        trial's URL, reversed like the trial's own sub-pages. Called by other apps from their AppConfig.ready()."""
+        names = {route.name for route in cls._added_routes}
+        cls._added_routes.extend(route for route in patterns if route.name not in names)
+        if "_routablepage_urlresolver" in cls.__dict__:  # built before: rebuilt with the new routes when next asked
+            del cls._routablepage_urlresolver
+
+    @classmethod
+    def get_subpage_urls(cls):
+        return (*super().get_subpage_urls(), *cls._added_routes)
+
     def get_context(self, request, *args, **kwargs):
         from regulatory import permissions, selectors
         from regulatory.models import CorrespondenceIndexPage, ProtocolPage
@@ -163,68 +187,8 @@ class TrialPage(RoutablePageMixin, Page):
 
     # sites/<code>/consent-forms/ (the site's current forms) is a plain Django URL (`consent.urls`,
     # `consent.views.current_forms`): the page site staff open most, spared Wagtail's routing (bench/RESULTS.md (c)).
-
-    @path("sites/<str:code>/consent-forms/all/pdf/", name="print_bulk")
-    def print_bulk(self, request, code):
-        from consent import views
-
-        return views.print_bulk(request, trial=self, code=code)
-
-    @path("sites/<str:code>/consent-forms/<int:version_id>/pdf/", name="print_current")
-    def print_current(self, request, code, version_id):
-        from consent import views
-
-        return views.print_current(request, trial=self, code=code, version_id=version_id)
-
-    @path("sites/<str:code>/participants/", name="participants")
-    def participants(self, request, code):
-        from consent import record_views
-
-        return record_views.participants(request, trial=self, code=code)
-
-    @path("sites/<str:code>/consent-records/export/", name="consent_records_export")
-    def consent_records_export(self, request, code):
-        from consent import export_views
-
-        return export_views.consent_records_export(request, trial=self, code=code)
-
-    @path("sites/<str:code>/participants/<str:participant_code>/", name="participant_detail")
-    def participant_detail(self, request, code, participant_code):
-        from consent import record_views
-
-        return record_views.participant_detail(request, trial=self, code=code, participant_code=participant_code)
-
-    @path("sites/<str:code>/participants/<str:participant_code>/consent/<int:version_id>/", name="consent_new")
-    def consent_new(self, request, code, participant_code, version_id):
-        from consent import record_views
-
-        return record_views.consent_new(request, trial=self, code=code, participant_code=participant_code,
-                                        version_id=version_id)
-
-    @path("sites/<str:code>/participants/<str:participant_code>/withdraw/", name="withdraw")
-    def withdraw(self, request, code, participant_code):
-        from consent import record_views
-
-        return record_views.withdraw(request, trial=self, code=code, participant_code=participant_code)
-
-    @path("sites/<str:code>/participants/<str:participant_code>/death/", name="record_death")
-    def record_death(self, request, code, participant_code):
-        from consent import record_views
-
-        return record_views.record_death(request, trial=self, code=code, participant_code=participant_code)
-
-    @path("sites/<str:code>/participants/<str:participant_code>/consents/<int:sequence>/pdf/", name="consent_pdf")
-    def consent_pdf(self, request, code, participant_code, sequence):
-        from consent import record_views
-
-        return record_views.consent_pdf(request, trial=self, code=code, participant_code=participant_code,
-                                        sequence=sequence)
-
-    @path("sites/<str:code>/tasks/", name="site_tasks")
-    def site_tasks(self, request, code):
-        from consent import record_views
-
-        return record_views.tasks(request, trial=self, code=code)
+    # The other consent sub-pages (printing, participants, consent records) are routes consent adds from its
+    # AppConfig.ready() (`add_routes`, `consent.urls.trial_page_urlpatterns`).
 
     @path("dashboard/", name="dashboard")
     def dashboard(self, request):

@@ -1,5 +1,6 @@
 """Writes of the regulatory app. Each runs in one transaction and leaves its audit entries."""
 
+from .api_tokens import api_token_issue, api_token_revoke
 from .inspection import grant_create, grant_revoke
 from .protocol import (
     acknowledgement_create,
@@ -9,9 +10,11 @@ from .protocol import (
     reminder_send,
 )
 from .records import correspondence_item_create, protocol_version_create, submission_create
+from .signatures import approval_check, approval_meaning, approval_refusal_for, approval_sign, signatures_of
 from .trials import (
     account_audit,
     account_state,
+    ensure_review_workflow,
     page_revision_audit,
     review_workflow,
     role_grant,
@@ -25,13 +28,20 @@ from .trials import (
 )
 
 __all__ = [
+    "api_token_issue",
+    "api_token_revoke",
     "account_audit",
     "account_state",
     "acknowledgement_create",
     "activation_create",
     "activation_notify",
     "activations_notify_due",
+    "approval_check",
+    "approval_meaning",
+    "approval_refusal_for",
+    "approval_sign",
     "correspondence_item_create",
+    "ensure_review_workflow",
     "grant_create",
     "grant_revoke",
     "page_revision_audit",
@@ -42,6 +52,7 @@ __all__ = [
     "role_group_for",
     "role_revoke",
     "site_create",
+    "signatures_of",
     "site_update",
     "submission_create",
     "trial_create",

@@ -3,24 +3,22 @@
 import logging
 from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from cms.public import public_url
+
 from .. import audit, permissions
 from ..approvals import earliest_effective_date, effectiveness_blockers
+from ..mail import send_formal
+from ..milestones import activation_gate_refusal
 from ..models import ActivationNotice, InvestigationalSite, ProtocolVersionPage, SiteAcknowledgement, SiteActivation
-from ..selectors import site_staff_emails
+from ..selectors import site_staff
 
 logger = logging.getLogger(__name__)
-
-
-def _trial_of(version: ProtocolVersionPage):
-    return version.get_parent().get_parent().specific
 
 
 @transaction.atomic
@@ -30,8 +28,11 @@ def activation_create(*, actor, version: ProtocolVersionPage, site: Investigatio
     if not permissions.can_manage_site(actor, site):
         raise PermissionDenied
     version = ProtocolVersionPage.objects.select_for_update().get(pk=version.pk)
-    if _trial_of(version).pk != site.trial_id:
+    if version.trial.pk != site.trial_id:
         raise ValidationError(_("This version belongs to another trial."))
+    gate = activation_gate_refusal(site)
+    if gate:
+        raise ValidationError(gate)
     blockers = effectiveness_blockers(version, justification=justification)
     if blockers:
         raise ValidationError(blockers)
@@ -59,24 +60,28 @@ def activation_create(*, actor, version: ProtocolVersionPage, site: Investigatio
     return activation
 
 
-def _mail(*, activation: SiteActivation, kind: str, recipients: list[str]) -> None:
+def _mail(*, activation: SiteActivation, kind: str, users: list) -> list[str]:
+    """The notice (or reminder) to the site's staff, each in their language; returns the addresses written to."""
     version, site = activation.version, activation.site
-    trial = _trial_of(version)
-    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
-    with translation.override(settings.LANGUAGE_CODE):
+    trial = version.trial
+
+    def subject():
         prefix = _("Reminder: ") if kind == ActivationNotice.Kind.REMINDER else ""
-        subject = _("%(prefix)s[%(nct)s] %(version)s is effective at %(site)s — please acknowledge") % {
+        return _("%(prefix)s[%(nct)s] %(version)s is effective at %(site)s — please acknowledge") % {
             "prefix": prefix, "nct": trial.nct_number, "version": version, "site": site.code}
-        body = "\n\n".join([
+
+    def paragraphs():
+        return [
             _("%(version)s of the trial %(nct)s is effective at %(site)s since %(date)s.") % {
                 "version": version, "nct": trial.nct_number, "site": site.name,
                 "date": date_format(timezone.localtime(activation.effective_from), "DATETIME_FORMAT")},
             _("Summary of changes:") + "\n" + (version.summary_of_changes or "—"),
-            _("Read it: %(url)s") % {"url": base + version.get_url()},
-            _("Acknowledge it on your site's page: %(url)s") % {
-                "url": base + trial.get_url() + trial.reverse_subpage("site_detail", args=[site.code.lower()])},
-        ])
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+            _("Read it: %(url)s") % {"url": public_url(version.get_url())},
+            _("Please acknowledge it on your site's page: %(url)s") % {
+                "url": public_url(trial.get_url() + trial.reverse_subpage("site_detail", args=[site.code.lower()]))},
+        ]
+
+    return send_formal(users=users, subject=subject, paragraphs=paragraphs)
 
 
 def activation_notify(*, activation_id: int) -> bool:
@@ -87,10 +92,9 @@ def activation_notify(*, activation_id: int) -> bool:
                       .get(pk=activation_id))
         if activation.notified_at is not None or activation.effective_from > timezone.now():
             return False
-        recipients = site_staff_emails(site=activation.site)
+        staff = site_staff(site=activation.site)
         try:
-            if recipients:
-                _mail(activation=activation, kind=ActivationNotice.Kind.NOTICE, recipients=recipients)
+            recipients = _mail(activation=activation, kind=ActivationNotice.Kind.NOTICE, users=staff)
         except OSError:
             logger.exception("Could not e-mail the notice of activation %s; it will be retried", activation.pk)
             return False
@@ -142,10 +146,10 @@ def reminder_send(*, actor, activation: SiteActivation) -> ActivationNotice:
         activation, allowed=lambda site: permissions.can_manage_site(actor, site),
         not_yet=_("This version is not effective at that site yet."),
         already=_("That site has already acknowledged this version."))
-    recipients = site_staff_emails(site=activation.site)
-    if not recipients:
+    staff = site_staff(site=activation.site)
+    if not staff:
         raise ValidationError(_("Nobody at that site has an e-mail address."))
-    _mail(activation=activation, kind=ActivationNotice.Kind.REMINDER, recipients=recipients)
+    recipients = _mail(activation=activation, kind=ActivationNotice.Kind.REMINDER, users=staff)
     notice = ActivationNotice.objects.create(activation=activation, kind=ActivationNotice.Kind.REMINDER,
                                              sent_by=actor, recipients=recipients)
     audit.record(actor=actor, action="activation.reminded", obj=activation,

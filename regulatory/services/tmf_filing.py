@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from cms.files import StorageFailed, save_whole
 from regulatory import audit, tmf
-from regulatory.models import TmfDocument, TmfLevel
+from regulatory.models import QcStatus, TmfDocument, TmfLevel
 from regulatory.models.tmf import SearchVectorColumn
+from regulatory.services import tmf_qc
 
 __all__ = ["TmfLevel", "file_upload", "search"]
 
@@ -75,7 +76,8 @@ def _place(*, artifact, level, site, country) -> tuple:
 @transaction.atomic
 def file_upload(*, actor, trial, artifact, level, site, country, title, document_date, version, status, file,
                 replaces=None) -> TmfDocument:
-    """File an uploaded essential document. A new version of a filed document marks the older one superseded.
+    """File an uploaded essential document, pending QC. A new version of a filed document marks the older one
+    superseded, and closes its open QC issue (a rejected document is corrected this way).
 
     Nothing is written on refusal; a file stored before a later failure is removed again.
     """
@@ -102,7 +104,7 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
     document = TmfDocument(trial=trial, artifact=artifact, level=level, site=site, country=country,
                            title=title.strip()[:255], document_date=document_date, version=version.strip(),
                            status=status, series=series, file_name=name, sha256=digest.hexdigest(),
-                           filed_by=actor, search_text=title.strip())
+                           filed_by=actor, search_text=title.strip(), qc_status=QcStatus.PENDING)
     try:
         save_whole(document.file, name, file)
     except StorageFailed as error:
@@ -111,6 +113,7 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
         with transaction.atomic():
             document.save()
             if replaces is not None:
+                tmf_qc.issue_close_by_new_version(actor=actor, old=replaces, new=document)
                 before = replaces.status
                 replaces.series = series
                 replaces.status = TmfDocument.Status.SUPERSEDED
@@ -121,7 +124,7 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
                 "artifact": [None, artifact.number], "level": [None, level], "site": [None, site.code if site else ""],
                 "country": [None, country], "title": [None, document.title], "version": [None, document.version],
                 "status": [None, status], "document_date": [None, document_date], "file": [None, name],
-                "sha256": [None, document.sha256]})
+                "sha256": [None, document.sha256], "qc_status": [None, document.qc_status]})
     except Exception:
         document.file.delete(save=False)
         raise
@@ -129,7 +132,8 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
 
 
 def search(documents: QuerySet, words: str) -> QuerySet:
-    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite.
+    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite; accents
+    and case never matter ("hyponatremie" finds "Hyponatrémie": `regulatory.folding`).
 
     On PostgreSQL, words are read as a web search (`websearch_to_tsquery`: "quoted phrases", `or`, -excluded) and
     matched against the stored `search_vector` column (title weighted A, searchable text B; GIN index
@@ -142,11 +146,21 @@ def search(documents: QuerySet, words: str) -> QuerySet:
         from django.contrib.postgres.search import SearchQuery, SearchRank
 
         vector = SearchVectorColumn()
-        query = SearchQuery(words, config="french", search_type="websearch")
+        query = SearchQuery(words, config="trialdocs_french", search_type="websearch")
         # Filter on the match itself (@@): ts_rank gives non-matching rows a tiny positive rank, not 0.
         return (documents.alias(search=vector).annotate(search_rank=SearchRank(vector, query)).filter(search=query)
                 .order_by("-search_rank", "artifact__number", "-document_date"))
+    from django.db.models import Func, TextField
+
+    from regulatory.folding import SQLITE_FUNCTION, fold
+
+    def folded(field):
+        return Func(field, function=SQLITE_FUNCTION, output_field=TextField())
+
     condition = Q()
     for word in words.split():
-        condition &= Q(title__icontains=word) | Q(search_text__icontains=word) | Q(artifact__name__icontains=word)
-    return documents.filter(condition)
+        word = fold(word)
+        condition &= (Q(folded_title__contains=word) | Q(folded_text__contains=word)
+                      | Q(folded_artifact__contains=word))
+    return documents.alias(folded_title=folded("title"), folded_text=folded("search_text"),
+                           folded_artifact=folded("artifact__name")).filter(condition)

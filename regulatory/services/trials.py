@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, get_perms
 from wagtail.models import (
     Collection,
-    GroupApprovalTask,
     GroupCollectionPermission,
     GroupPagePermission,
     Page,
@@ -22,13 +21,14 @@ from wagtail.models import (
     WorkflowTask,
 )
 
-from .. import audit
+from .. import audit, permissions
 from ..models import (
     CorrespondenceIndexPage,
     InvestigationalSite,
     ProtocolPage,
     Role,
     RoleGroup,
+    SignedApprovalTask,
     TrialArm,
     TrialCollection,
     TrialPage,
@@ -47,8 +47,8 @@ TRIAL_AUDIT_FIELDS = (
     "target_enrolment", "status", "start_date", "completion_date", "condition", "design_summary",
 )
 SITE_AUDIT_FIELDS = (
-    "trial", "code", "name", "city", "country", "principal_investigator", "status", "activation_date",
-    "is_demo",
+    "trial", "code", "name", "city", "country", "principal_investigator", "principal_investigator_account", "status",
+    "activation_date", "is_demo",
 )
 SITE_IMMUTABLE_FIELDS = ("trial", "code")
 
@@ -166,6 +166,10 @@ def site_update(*, actor, site: InvestigationalSite, **fields) -> Investigationa
     changes = audit.diff(before, after)
     if not changes:
         return site
+    if site.principal_investigator_account_id and not permissions.site_investigators(site).filter(
+            pk=site.principal_investigator_account_id).exists():
+        raise ValidationError({"principal_investigator_account": _(
+            "The principal investigator's account must be an investigator of the site.")})
     site.full_clean()
     site.save()
     audit.record(actor=actor, action="site.changed", obj=site, changes=changes)
@@ -173,6 +177,19 @@ def site_update(*, actor, site: InvestigationalSite, **fields) -> Investigationa
 
 
 # --- Roles ------------------------------------------------------------------------------------------
+
+def ensure_trial_role_groups(*, actor=None) -> int:
+    """Give every trial the groups of the trial roles added since it was set up (the TMF QC role, issue 19), with
+    their permissions; run after each migrate. The number of groups made."""
+    made = 0
+    for trial in TrialPage.objects.all():
+        for role in TRIAL_ROLES:
+            if not RoleGroup.objects.filter(trial=trial, site=None, role=role).exists():
+                with transaction.atomic():
+                    _ensure_role_group(actor=actor, trial=trial, role=role)
+                made += 1
+    return made
+
 
 def _group_name(trial: TrialPage, role: str, site: InvestigationalSite | None) -> str:
     """A stable name, always in the site's main language, whatever language the creating request used."""
@@ -244,25 +261,34 @@ def _ensure_child_page(*, actor, parent: Page, model, title: str, slug: str) -> 
     return page
 
 
-def _ensure_review_workflow(*, actor, trial: TrialPage, protocol: ProtocolPage) -> Workflow:
-    """Protocol versions go through sponsor QA review, then the sponsor's approval, before publication."""
-    link = WorkflowPage.objects.filter(page=protocol).select_related("workflow").first()
+def ensure_review_workflow(*, actor, trial: TrialPage, page: Page, name: str) -> Workflow:
+    """The review workflow of the versions under `page`: sponsor QA review, then the sponsor's approval, each a
+    signed approval (`SignedApprovalTask`: user name and password again, never by the version's author), before
+    publication. `name` is the workflow's name, already in French. Idempotent: an existing link is kept."""
+    link = WorkflowPage.objects.filter(page=page).select_related("workflow").first()
     if link is not None:
         return link.workflow
     qa = RoleGroup.objects.get(trial=trial, site=None, role=Role.SPONSOR_QA).group
     sponsor = RoleGroup.objects.get(trial=trial, site=None, role=Role.SPONSOR).group
     with translation.override(settings.LANGUAGE_CODE):
-        workflow = Workflow.objects.create(name=_("Protocol review — %(nct)s") % {"nct": trial.nct_number})
+        workflow = Workflow.objects.create(name=name)
         steps = [(_("Sponsor QA review — %(nct)s") % {"nct": trial.nct_number}, qa),
                  (_("Sponsor approval — %(nct)s") % {"nct": trial.nct_number}, sponsor)]
-    for order, (name, group) in enumerate(steps):
-        task = GroupApprovalTask.objects.create(name=name)
+    for order, (step, group) in enumerate(steps):
+        task = SignedApprovalTask.objects.create(name=step)
         task.groups.set([group])
         WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=order)
-    WorkflowPage.objects.create(workflow=workflow, page=protocol)
+    WorkflowPage.objects.create(workflow=workflow, page=page)
     audit.record(actor=actor, action="workflow.created", obj=workflow, object_repr=workflow.name,
-                 changes={"tasks": [None, [str(name) for name, _group in steps]]})
+                 changes={"tasks": [None, [str(step) for step, _group in steps]], "page": [None, page.title]})
     return workflow
+
+
+def _ensure_review_workflow(*, actor, trial: TrialPage, protocol: ProtocolPage) -> Workflow:
+    """Protocol versions go through their review workflow ("Revue du protocole") before publication."""
+    with translation.override(settings.LANGUAGE_CODE):
+        name = _("Protocol review — %(nct)s") % {"nct": trial.nct_number}
+    return ensure_review_workflow(actor=actor, trial=trial, page=protocol, name=name)
 
 
 # Other apps add what a trial needs from them (consent: its consent-forms page), in their AppConfig.ready().
@@ -292,7 +318,7 @@ def trial_setup(*, actor, trial: TrialPage) -> None:
 
 
 def review_workflow(trial: TrialPage) -> Workflow:
-    """The trial's review workflow (sponsor QA, then sponsor approval), shared by protocol and consent forms."""
+    """The review workflow of the trial's protocol versions (sponsor QA, then sponsor approval)."""
     protocol = ProtocolPage.objects.child_of(trial).get()
     return WorkflowPage.objects.select_related("workflow").get(page=protocol).workflow
 

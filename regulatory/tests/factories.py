@@ -106,3 +106,45 @@ def make_grant(*, inspector, trial: TrialPage, sites=(), starts_at=None, ends_at
         granted_by=granted_by or make_user(f"granter-{InspectorGrant.objects.count()}"))
     grant.sites.set(sites)
     return grant
+
+
+def delegate(*, site: InvestigationalSite, staff, tasks=None, start_date=datetime.date(2020, 1, 1), end_date=None,
+             signed_by=None, acknowledged: bool = True):
+    """A delegation-log entry as the principal investigator signs it and the staff member acknowledges it (the
+    signatures themselves are tested in consent/tests/test_delegation.py through the real service). `tasks`:
+    every task (the emergency attestation only for an investigator of the site) when not given."""
+    from django.utils import timezone
+
+    from regulatory import permissions
+    from regulatory.models import DelegatedTask, DelegationEntry
+
+    investigators = permissions.site_investigators(site)
+    if tasks is None:
+        tasks = [t for t in DelegatedTask.values
+                 if t != DelegatedTask.EMERGENCY or investigators.filter(pk=staff.pk).exists()]
+    signer = signed_by or site.principal_investigator_account or investigators.first() or staff
+    now = timezone.now()
+    name = staff.get_full_name() or staff.get_username()
+    return DelegationEntry.objects.create(
+        site=site, staff=staff, staff_name=name, tasks=list(tasks), start_date=start_date, end_date=end_date,
+        signed_by=signer, signer_name=signer.get_full_name(), signed_at=now,
+        meaning=f"Délégation signée par {signer.get_full_name()}, investigateur principal de {site.code}",
+        acknowledged_at=now if acknowledged else None,
+        acknowledgement_meaning=f"Prise de connaissance signée par {name}" if acknowledged else "")
+
+
+def make_staff(username: str, *, role: str, site: InvestigationalSite, **delegation):
+    """A member of a site's staff, delegated every task they may hold (as the demo's staff are)."""
+    user = make_member(username, role=role, trial=site.trial, site=site)
+    delegate(site=site, staff=user, **delegation)
+    return user
+
+
+def make_nurse(site: InvestigationalSite, username: str = "nurse-a"):
+    """A coordinator of `site` delegated only "register participants …" and "record withdrawals": not "obtain
+    informed consent", not "record deaths" (as the demo's nurse-dij)."""
+    from regulatory.models import Role
+
+    user = make_member(username, role=Role.COORDINATOR, trial=site.trial, site=site)
+    delegate(site=site, staff=user, tasks=["register", "withdrawal"])
+    return user

@@ -73,10 +73,71 @@ def test_a_successful_login_resets_the_count(world, client):
     assert login(client, "coordinator-a", PASSWORD).status_code == 302
 
 
-def test_many_failures_from_one_address_throttle_every_name(world, client):
+def test_twenty_failures_from_one_address_no_longer_lock_out_the_ward_behind_it(world, client):
+    """Issue 12: 20 failures from one address locked out everyone behind a hospital's NAT address. The limit per
+    address is now high enough for a ward; it still stops one machine spraying passwords over many accounts."""
     for n in range(20):
         login(client, f"guess-{n}", "wrong")
+    assert login(Client(), "coordinator-b", PASSWORD).status_code == 302
+
+
+def test_a_machine_spraying_many_accounts_is_stopped_by_the_limit_per_address(world, client, settings):
+    settings.LOGIN_THROTTLE = {**settings.LOGIN_THROTTLE, "MAX_FAILURES_PER_ADDRESS": 25}
+    for n in range(25):
+        login(client, f"guess-{n}", "wrong")
     assert login(client, "coordinator-b", PASSWORD).status_code == 200
+    assert login(Client(REMOTE_ADDR="10.9.9.9"), "coordinator-b", PASSWORD).status_code == 302
+
+
+def test_wrong_passwords_for_a_name_from_one_address_do_not_lock_its_owner_out_elsewhere(
+        world, django_capture_on_commit_callbacks):
+    """Issue 12: six wrong passwords typed by anyone locked the account out of login and consent signing for 15
+    minutes. Now they slow down that address only; the owner logs in from their own workstation, and is told."""
+    from django.core import mail
+
+    attacker = Client(REMOTE_ADDR="192.0.2.66")
+    with django_capture_on_commit_callbacks(execute=True):  # the e-mail leaves once the request commits
+        for _ in range(6):
+            login(attacker, "coordinator-a", "guess")
+    assert login(attacker, "coordinator-a", PASSWORD).status_code == 200  # the attacker's address waits
+    owner = Client(REMOTE_ADDR="10.1.2.3")
+    assert login(owner, "coordinator-a", PASSWORD).status_code == 302
+    assert [message.to for message in mail.outbox] == [["coordinator-a@example.org"]]
+    assert "192.0.2.66" in mail.outbox[0].body
+    notified = AuditEntry.objects.get(action=accounts.THROTTLE_NOTIFIED)
+    assert notified.object_repr == "coordinator-a" and notified.changes["throttle"] == [None, "pair"]
+
+
+def test_the_wait_grows_with_each_failure_of_a_name_from_an_address(world, monkeypatch):
+    assert [accounts.delay_after(n).total_seconds() for n in range(1, 12)] == [
+        0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900]
+    client = Client(REMOTE_ADDR="192.0.2.7")
+    for _ in range(5):
+        login(client, "coordinator-a", "guess")
+    start = timezone.now()
+    for seconds, throttled in ((29, True), (31, False)):
+        monkeypatch.setattr(accounts.timezone, "now", lambda s=seconds: start + timedelta(seconds=s))
+        assert accounts.login_throttled(username="coordinator-a", ip_address="192.0.2.7") is throttled
+
+
+def test_an_attack_from_many_addresses_reaches_the_account_limit_and_the_owner_is_told(
+        world, settings, django_capture_on_commit_callbacks):
+    """Only an attack spread over many addresses reaches the limit per account: then the account is suspended
+    everywhere, signing included, for the rest of the hour, and its owner gets one e-mail."""
+    from django.core import mail
+
+    from consent.services import records
+
+    settings.LOGIN_THROTTLE = {**settings.LOGIN_THROTTLE, "MAX_FAILURES_PER_ACCOUNT": 12}
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(12):
+            login(Client(REMOTE_ADDR=f"198.51.100.{n}"), "coordinator-a", "guess")
+    response = login(Client(REMOTE_ADDR="10.1.2.3"), "coordinator-a", PASSWORD)
+    assert response.status_code == 200 and "suspendue" in response.content.decode()
+    assert AuditEntry.objects.get(action="auth.login_throttled").changes["throttle"] == [None, "account"]
+    assert records.signing_suspended(world.coordinator_a)
+    assert len(mail.outbox) == 1 and AuditEntry.objects.filter(action=accounts.THROTTLE_NOTIFIED).count() == 1
+    assert login(Client(REMOTE_ADDR="10.1.2.4"), "coordinator-b", PASSWORD).status_code == 302
 
 
 def test_wagtail_admin_login_is_throttled_too(world, client):

@@ -11,11 +11,12 @@ from django.utils import timezone
 from regulatory import services
 from regulatory.models import ActivationNotice, AuditEntry, SiteAcknowledgement
 from regulatory.tests.factories import make_opinion, make_version
+from tests.sharing import shared_fixture
 
 SITE_A = "/nct07063680/sites/dij/"
 
 
-@pytest.fixture
+@shared_fixture
 def v1(world):
     version = make_version(trial=world.trial, number="1.0", summary_of_changes="Version initiale.")
     make_opinion(trial=world.trial, version=version, date=datetime.date(2026, 1, 10))

@@ -169,3 +169,45 @@ def test_site_history_report_shows_no_foreign_site(world, as_user):
 def test_admin_page_search_shows_no_foreign_trial(world, as_user):
     body = as_user(world.sponsor).get("/admin/pages/search/", {"q": "trial"}).content.decode()
     assert "Another trial" not in body
+
+
+def english_admin(user):
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(user)
+    profile.preferred_language = "en"
+    profile.save()
+
+
+def test_the_site_list_says_yes_or_no_for_a_demo_site_in_the_users_language(world, as_user):
+    import re
+
+    client = as_user(world.sponsor)
+    french = client.get(SITES).content.decode()
+    assert "Centre de démonstration" in french and not re.search(r">\s*(True|False)\s*<", french)
+    assert re.search(r">\s*(Oui|Non)\s*<", french)
+    english_admin(world.sponsor)
+    english = client.get(SITES).content.decode()
+    assert "Demonstration site" in english and re.search(r">\s*(Yes|No)\s*<", english)
+    assert not re.search(r">\s*(True|False)\s*<", english)
+
+
+def test_the_admin_login_labels_its_password_field_in_each_language(db):
+    french = Client().get("/admin/login/").content.decode()
+    label = french[french.index('for="id_password"'):][:200]
+    assert "Mot de passe" in label and "Password" not in label
+    client = Client()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/login/"})
+    english = client.get("/admin/login/").content.decode()
+    assert 'for="id_password"' in english
+    label = english[english.index('for="id_password"'):][:200]
+    assert "Password" in label
+
+
+def test_no_page_is_submitted_to_wagtails_default_moderators_workflow(world):
+    from wagtail.models import Page, Workflow
+
+    assert not Workflow.objects.filter(name="Moderators approval", active=True).exists()
+    for page in Page.objects.all():
+        workflow = page.get_workflow()
+        assert workflow is None or workflow.name != "Moderators approval", page

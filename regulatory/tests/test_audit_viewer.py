@@ -165,6 +165,52 @@ def test_page_is_in_french_with_paris_times(world, as_user):
     assert paris.strftime("%Y-%m-%d %H:%M:%S") in body
 
 
+def test_actions_and_people_read_in_words(world, as_user):
+    """"Participant enregistré" by "Coordinator-A Test", not `participant.created` by `coordinator-a`; Wagtail's
+    codes in Wagtail's words; the code stays beside the words (and in the CSV), and an unknown code reads as it is."""
+    import re
+
+    from regulatory.audit_labels import ACTIONS, action_label
+
+    audit.record(actor=world.coordinator_a, action="participant.created", obj=world.site_a)
+    audit.record(actor=world.sponsor, action="consentformversion.changed", obj=world.site_a)
+    revision = world.trial.save_revision(user=world.sponsor)
+    revision.publish(user=world.sponsor)
+    audit.record(actor=world.sponsor, action="test.unknown_code", obj=world.site_a)
+    client = as_user(world.sponsor)
+    rows = {row["entry"].action: row for row in client.get(AUDIT).context["rows"]}
+    assert rows["participant.created"]["action"] == "Participant enregistré"
+    assert rows["participant.created"]["person"] == world.coordinator_a.get_full_name() != "coordinator-a"
+    assert rows["consentformversion.changed"]["action"] == "Version de formulaire de consentement modifiée"
+    assert rows["wagtail.publish"]["action"] == "Administration : Publier"
+    assert rows["test.unknown_code"]["action"] == "test.unknown_code"
+    body = client.get(AUDIT).content.decode()
+    assert world.coordinator_a.get_full_name() in body and re.search(r"Participant enregistr", body)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = {row["entry"].action: row["action"] for row in client.get(AUDIT).context["rows"]}
+    assert english["participant.created"] == "Participant registered"
+    assert english["wagtail.publish"] == "Administration: Publish"
+    assert [code for code in ACTIONS if action_label(code) == code] == []
+
+
+def test_every_action_the_code_records_reads_in_words():
+    """Each `action="…"` the project writes (outside tests), and each page edit code, has its words."""
+    import re
+    from pathlib import Path
+
+    from regulatory.audit_labels import PAGE_KINDS, PAGE_VERBS, action_label
+
+    root = Path(__file__).resolve().parents[2]
+    codes = set()
+    for path in [*root.glob("regulatory/**/*.py"), *root.glob("consent/**/*.py"), *root.glob("cms/**/*.py")]:
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        codes |= set(re.findall(r'action="([a-z_]+\.[a-z_.]+)"', path.read_text()))
+    codes |= {f"{kind}.{verb}" for kind in PAGE_KINDS for verb in PAGE_VERBS}
+    assert len(codes) > 40
+    assert sorted(code for code in codes if action_label(code) == code) == []
+
+
 # --- Per object, per user ---------------------------------------------------------------------------
 
 def test_per_object_view_lists_that_object_only(world, as_user):

@@ -23,11 +23,12 @@ EXPECTED_NAMES = {
     filing.REGULATORY_TERMINATION: "Regulatory Notification of Trial Termination",
     filing.IEC_SAFETY_NOTIFICATION: "Notification to IRB or IEC of Safety Information",
     filing.IEC_TERMINATION: "IRB or IEC Notification of Trial Termination",
+    filing.SITE_SIGNATURE_SHEET: "Site Signature Sheet",  # the delegation log (issue 19)
 }
 
 
 def test_every_automatic_artifact_number_names_the_expected_artifact(db):
-    assert set(filing.AUTOMATIC_ARTIFACTS) == set(EXPECTED_NAMES)
+    assert set(filing.automatic_artifacts()) == set(EXPECTED_NAMES)
     for number, name in EXPECTED_NAMES.items():
         assert TmfArtifact.objects.get(number=number).name == name
 
@@ -74,6 +75,51 @@ def test_consent_forms_are_filed_at_trial_and_at_each_site_where_effective(world
     assert ("02.02.04", "trial", "", None, "current", "1.0") in consent_rows
     assert ("02.02.03", "site", "FR", "DIJ", "current", "1.0") in consent_rows
     assert not [r for r in consent_rows if r[3] == "LIL"]
+
+
+def trial_status(form, artifact="02.02.03"):
+    return TmfDocument.objects.get(source_type="consent.consentformversionpage", source_id=str(form.pk),
+                                   artifact__number=artifact, level="trial").status
+
+
+def test_one_version_of_a_consent_form_is_current_for_the_trial(world):
+    """v2.0 in force at DIJ, v3.0 approved: v2.0 current, v3.0 approved not yet in force; v3.0 in force at LIL
+    while DIJ still uses v2.0: v3.0 current for the trial, v2.0 superseded there but still current at DIJ."""
+    from consent import services as consent_services
+
+    past = timezone.now() - datetime.timedelta(days=10)
+    v2 = make_form(trial=world.trial, number="2.0")
+    consent_services.form_make_effective(actor=world.sponsor, version=v2, sites=[world.site_a, world.site_b],
+                                         effective_from=past)
+    v3 = make_form(trial=world.trial, number="3.0")
+    english = make_form(trial=world.trial, number="1.0", language="en")  # another document: untouched
+    consent_services.form_make_effective(actor=world.sponsor, version=english, sites=[world.site_a],
+                                         effective_from=past)
+    assert (trial_status(v2), trial_status(v3), trial_status(english)) == ("current", "approved", "current")
+    assert trial_status(v3, "02.02.04") == "approved"
+
+    consent_services.form_make_effective(actor=world.sponsor, version=v3, sites=[world.site_b],
+                                         effective_from=timezone.now() - datetime.timedelta(minutes=5))
+    assert (trial_status(v2), trial_status(v3), trial_status(english)) == ("superseded", "current", "current")
+    assert trial_status(v2, "02.02.04") == "superseded"
+    assert ("02.02.03", "site", "FR", "DIJ", "current", "2.0") in rows(source_id=str(v2.pk))
+    assert ("02.02.03", "site", "FR", "LIL", "current", "3.0") in rows(source_id=str(v3.pk))
+    current = TmfDocument.objects.filter(level="trial", artifact__number="02.02.03", status="current",
+                                         series="consent-patient-fr")
+    assert [d.version for d in current] == ["3.0"]
+
+
+def test_a_site_specific_version_does_not_supersede_the_version_for_every_site(world):
+    from consent import services as consent_services
+
+    past = timezone.now() - datetime.timedelta(days=10)
+    general = make_form(trial=world.trial, kind="surrogate", number="1.0")
+    consent_services.form_make_effective(actor=world.sponsor, version=general, sites=[world.site_a],
+                                         effective_from=past)
+    local = make_form(trial=world.trial, kind="surrogate", number="1.1", sites=[world.site_b])
+    consent_services.form_make_effective(actor=world.sponsor, version=local, sites=[world.site_b],
+                                         effective_from=past)
+    assert (trial_status(general), trial_status(local)) == ("current", "current")
 
 
 def test_a_site_acknowledgement_is_filed_at_the_site(world):

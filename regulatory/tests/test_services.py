@@ -128,7 +128,8 @@ def test_role_group_names_are_french_whatever_the_request_language(db):
         make_site(trial=trial, code="DIJ")
     names = set(RoleGroup.objects.values_list("group__name", flat=True))
     assert names == {"NCT07063680 · Promoteur", "NCT07063680 · Inspecteur", "NCT07063680 · DIJ · Investigateur",
-                     "NCT07063680 · DIJ · Coordinateur d'étude", "NCT07063680 · Assurance qualité promoteur"}
+                     "NCT07063680 · DIJ · Coordinateur d'étude", "NCT07063680 · Assurance qualité promoteur",
+                     "NCT07063680 · Contrôle qualité du TMF"}
 
 
 def test_wagtail_site_wide_editor_groups_are_gone(db):

@@ -1,6 +1,7 @@
 """The TMF in the browser's eyes: who reads what, the inspector's window, search, filters, filing by hand."""
 
 import datetime
+from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,12 +15,13 @@ from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocume
 from regulatory.models.tmf import SearchVectorColumn
 from regulatory.services import tmf_filing
 from regulatory.tests.factories import make_grant, make_member, make_opinion, make_site, make_user, make_version
+from tests.sharing import shared_fixture
 
 BASE = "/tmf/NCT07063680/"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-@pytest.fixture
+@shared_fixture
 def tmf(world):
     v1 = make_version(trial=world.trial, number="1.0", summary_of_changes="Première version du protocole")
     v2 = make_version(trial=world.trial, number="1.1", amendment=1, version_date=datetime.date(2026, 3, 1),
@@ -30,8 +32,7 @@ def tmf(world):
     consent_services.form_make_effective(actor=world.sponsor, version=form, sites=[world.site_a, world.site_b],
                                          effective_from=timezone.now() - datetime.timedelta(days=1))
     site_doc = lambda site: TmfDocument.objects.get(site=site, artifact__number="02.02.03")  # noqa: E731
-    return type("Tmf", (), {"v1": v1, "v2": v2, "form": form, "dij": site_doc(world.site_a),
-                            "lil": site_doc(world.site_b)})
+    return SimpleNamespace(v1=v1, v2=v2, form=form, dij=site_doc(world.site_a), lil=site_doc(world.site_b))
 
 
 def urls(tmf):
@@ -274,12 +275,13 @@ def where_fields(documents) -> list[str]:
 
 @pytest.mark.parametrize("persona", ["sponsor", "qa", "admin", "inspector"])
 def test_a_reader_of_every_site_gets_the_trial_documents_with_no_site_condition(world, tmf, persona):
-    """The inspector's window names no site: every site, as for the sponsor, QA and administrators."""
+    """The inspector's window names no site: every site, as for the sponsor, QA and administrators. (An inspector
+    reads QC-approved documents only: one more condition, on the document's own column.)"""
     user = getattr(world, persona)
     filed(world.other_trial, "01.01.06", level="site", site=world.other_site)
     documents = tmf_reads.documents_visible(user, world.trial)
     assert tmf_reads.reads_every_site(user, world.trial)
-    assert where_fields(documents) == ["trial"]
+    assert where_fields(documents) == (["trial", "qc_status"] if persona == "inspector" else ["trial"])
     assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial))
     assert {tmf.dij, tmf.lil} <= set(documents)
 
@@ -288,7 +290,7 @@ def test_a_window_on_some_sites_keeps_the_site_condition(world, tmf):
     world.inspector_grant.sites.set([world.site_a])
     documents = tmf_reads.documents_visible(world.inspector, world.trial)
     assert not tmf_reads.reads_every_site(world.inspector, world.trial)
-    assert where_fields(documents) == ["trial", None]  # trial = …, then (site IS NULL OR site IN …)
+    assert where_fields(documents) == ["trial", "qc_status", None]  # trial, QC-approved, (site IS NULL OR site IN …)
     assert tmf.dij in documents and tmf.lil not in documents
     assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial).exclude(site=world.site_b))
     assert documents.filter(site__isnull=True).exists()
@@ -447,3 +449,18 @@ def test_search_on_sqlite_keeps_substrings(world):
 def test_the_search_vector_column_belongs_to_tmf_documents_only(db):
     with pytest.raises(ValueError, match="column of TmfDocument"):
         TmfArtifact.objects.annotate(vector=SearchVectorColumn())
+
+
+def test_search_ignores_accents_and_case_on_both_databases(world, as_user):
+    """"hyponatremie" finds "hyponatrémie" and the other way round, in titles and texts (SQLite folds through
+    `trialdocs_fold`, PostgreSQL through `unaccent` in its text search configuration)."""
+    filed(world.trial, "01.01.06", title="Hyponatrémie sévère", search_text="")
+    filed(world.trial, "01.01.08", title="Courrier", search_text="Cas d'HYPONATRÉMIE déclaré ; œdème")
+    filed(world.trial, "01.01.14", title="Certificat", search_text="Rien à voir")
+    for words in ("hyponatremie", "hyponatrémie", "HYPONATREMIE", "Hyponatrémie"):
+        found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), words)
+        assert {d.title for d in found} == {"Hyponatrémie sévère", "Courrier"}, words
+    assert {d.title for d in tmf_filing.search(TmfDocument.objects.all(), "oedeme")} == {"Courrier"}
+    assert {d.title for d in tmf_filing.search(TmfDocument.objects.all(), "severe")} == {"Hyponatrémie sévère"}
+    page = as_user(world.sponsor).get(f"{BASE}search/?q=hyponatremie").context["page"]
+    assert page.paginator.count == 2

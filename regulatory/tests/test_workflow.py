@@ -1,5 +1,7 @@
 """The sponsor's review workflow through the real Wagtail admin: draft → sponsor QA review → approval →
-publication (now, or scheduled and run by publish_scheduled), with the page locked while in review."""
+publication (now, or scheduled and run by publish_scheduled), with the page locked while in review. Each approval
+is signed with the approver's user name and password, and given by someone other than the version's author (the
+sponsor drafts; a second sponsor account, `sponsor-ra`, approves)."""
 
 import datetime
 from io import StringIO
@@ -12,8 +14,14 @@ from django.utils.html import escape
 from wagtail.models import TaskState
 from wagtail.test.utils.form_data import querydict_from_html
 
-from regulatory.models import AuditEntry, ProtocolVersionPage
-from regulatory.tests.factories import protocol_of
+from regulatory.models import AuditEntry, ProtocolVersionPage, Role
+from regulatory.tests.factories import PASSWORD, make_member, protocol_of
+
+
+@pytest.fixture
+def approver(world):
+    """A second sponsor account: the author of a version never gives its final approval (four eyes)."""
+    return make_member("sponsor-ra", role=Role.SPONSOR, trial=world.trial)
 
 
 def client_for(user):
@@ -47,11 +55,15 @@ def create_amendment(world, *, action="action-submit", go_live_at=""):
     return ProtocolVersionPage.objects.child_of(protocol).get(version_number="2.0")
 
 
-def act(user, page, action):
+def act(user, page, action, *, password=PASSWORD, username=None):
+    """Post a workflow action as Wagtail's modal does; an approval carries the approver's signature."""
     task_state = TaskState.objects.get(workflow_state__base_content_type__isnull=False,
                                        workflow_state__object_id=str(page.pk), status="in_progress")
     url = f"/admin/pages/workflow/action/{page.pk}/{action}/{task_state.pk}/"
-    return client_for(user).post(url, {"comment": ""})
+    data = {"comment": ""}
+    if action == "approve":
+        data.update(username=user.get_username() if username is None else username, password=password)
+    return client_for(user).post(url, data)
 
 
 def current_task_name(page):
@@ -59,7 +71,7 @@ def current_task_name(page):
     return page.current_workflow_task.name if page.current_workflow_task else None
 
 
-def test_submitted_version_goes_to_qa_review_then_sponsor_approval_then_is_published(world):
+def test_submitted_version_goes_to_qa_review_then_sponsor_approval_then_is_published(world, approver):
     version = create_amendment(world)
     assert not version.live
     assert current_task_name(version).startswith("Revue AQ") or "QA" in current_task_name(version)
@@ -70,11 +82,11 @@ def test_submitted_version_goes_to_qa_review_then_sponsor_approval_then_is_publi
     version.refresh_from_db()
     assert not version.live
 
-    act(world.sponsor, version, "approve")
+    act(approver, version, "approve")
     version.refresh_from_db()
     assert version.live and current_task_name(version) is None
     published = AuditEntry.objects.filter(action="protocolversion.published", object_id=str(version.pk))
-    assert published.count() == 1 and published.get().actor == world.sponsor
+    assert published.count() == 1 and published.get().actor == approver
     assert published.get().changes["version_number"] == [None, "2.0"]
 
 
@@ -104,27 +116,27 @@ def test_qa_can_reject_and_nothing_is_published(world):
     assert not version.live
 
 
-def test_an_approved_version_cannot_be_edited_in_the_admin(world):
+def test_an_approved_version_cannot_be_edited_in_the_admin(world, approver):
     version = create_amendment(world)
     act(world.qa, version, "approve")
-    act(world.sponsor, version, "approve")
+    act(approver, version, "approve")
     sponsor = client_for(world.sponsor)
     url = f"/admin/pages/{version.pk}/edit/"
     data = form_data(sponsor, url)
     data["summary_of_changes"] = "Edited after approval"
     data["action-save"] = "action-save"
-    response = sponsor.post(url, data)
-    assert response.status_code == 200
+    response = sponsor.post(url, data, follow=True)  # refused with the reason, back to the read-only editor
+    assert response.status_code == 200 and response.redirect_chain[0][1] == 302
     assert "frozen" in response.content.decode() or "figée" in response.content.decode()
     version.refresh_from_db()
     assert version.summary_of_changes == "Critère de non-inclusion modifié."
 
 
-def test_scheduled_go_live_is_run_by_publish_scheduled(world, monkeypatch):
+def test_scheduled_go_live_is_run_by_publish_scheduled(world, monkeypatch, approver):
     go_live = timezone.localtime() + datetime.timedelta(days=3)
     version = create_amendment(world, go_live_at=go_live.strftime("%Y-%m-%d %H:%M"))
     act(world.qa, version, "approve")
-    act(world.sponsor, version, "approve")
+    act(approver, version, "approve")
     version.refresh_from_db()
     assert not version.live
     call_command("publish_scheduled", stdout=StringIO())
@@ -179,12 +191,12 @@ def test_bulk_publish_of_a_protocol_version_is_refused(world):
     assert not draft.live
 
 
-def test_the_page_history_reads_who_did_what(world):
+def test_the_page_history_reads_who_did_what(world, approver):
     version = create_amendment(world)
     act(world.qa, version, "approve")
-    act(world.sponsor, version, "approve")
+    act(approver, version, "approve")
     body = client_for(world.sponsor).get(f"/admin/pages/{version.pk}/history/").content.decode()
-    for name in ("Sponsor Test", "Qa Test"):
+    for name in ("Sponsor Test", "Qa Test", "Sponsor-Ra Test"):
         assert name in body
 
 

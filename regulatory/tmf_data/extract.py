@@ -17,6 +17,12 @@ What the spreadsheet holds and how it is read (sheet "V 3.3.1 Clean", header on 
 - The level columns ("Trial Level Document", "Country/ Region Level Document", "Site Level Document") hold "X"
   (once "x") when the artifact is filed at that level, and are empty (once a single space) otherwise.
 - "Recommended Subartifacts" is one sub-artifact a line.
+- "Trial Level MILESTONE/EVENT", "Country Level MILESTONE/EVENT", "Site Level MILESTONE/EVENT" name the milestone
+  by which the artifact is expected at that level, as "02 Clinical Infrastructure Ready" (once "#2 ..."): only the
+  number is kept, checked against the milestones below.
+
+The milestones themselves come from the sheet "Milestones_Events & Description": a phase row ("Start Up"), then
+one row per milestone ("#1", name, what it means at trial, country and site level).
 
 openpyxl comes with Wagtail; the script uses nothing from Django.
 """
@@ -48,7 +54,12 @@ COLUMNS = {
     "trial": "Trial Level Document",
     "country": "Country/ Region Level Document",
     "site": "Site Level Document",
+    "trial_milestone": "Trial Level MILESTONE/EVENT",
+    "country_milestone": "Country Level MILESTONE/EVENT",
+    "site_milestone": "Site Level MILESTONE/EVENT",
 }
+MILESTONE_SHEET = "Milestones_Events & Description"
+EXPECTED_MILESTONES = 12
 
 
 def _text(value) -> str:
@@ -67,6 +78,34 @@ def _core(value) -> bool:
     if core not in ("Core", "Recommended"):
         raise ValueError(f"unexpected Core/Recommended value {value!r}")
     return core == "Core"
+
+
+def _milestone_number(value) -> int | None:
+    text = _text(value)
+    if not text:
+        return None
+    number = text.split()[0].lstrip("#")
+    if not number.isdigit():
+        raise ValueError(f"unexpected milestone {value!r}")
+    return int(number)
+
+
+def milestones(workbook) -> list[dict]:
+    """The milestones and events of the sheet "Milestones_Events & Description", in their order."""
+    found, phase = [], ""
+    for row in workbook[MILESTONE_SHEET].iter_rows(min_row=3, values_only=True):
+        first = _text(row[0])
+        if not first:
+            continue
+        if not first.startswith("#"):
+            phase = first
+            continue
+        found.append({"number": int(first[1:]), "name": _text(row[1]), "phase": phase,
+                      "definitions": {level: " ".join(str(row[column] or "").split())
+                                      for level, column in (("trial", 2), ("country", 3), ("site", 4))}})
+    if len(found) != EXPECTED_MILESTONES or [m["number"] for m in found] != list(range(1, EXPECTED_MILESTONES + 1)):
+        raise ValueError(f"expected milestones #1 to #{EXPECTED_MILESTONES}, read {[m['number'] for m in found]}")
+    return found
 
 
 def _source(sheet, path: Path) -> dict:
@@ -113,11 +152,19 @@ def extract(path: Path) -> dict:
             "core": _core(cell["core"]),
             "unique_id": int(cell["unique_id"]),
             "levels": {level: _flag(cell[level]) for level in ("trial", "country", "site")},
+            "milestones": {level: _milestone_number(cell[f"{level}_milestone"])
+                           for level in ("trial", "country", "site")},
         })
+    events = milestones(workbook)
     workbook.close()
+    known = {m["number"] for m in events}
+    for artifact in artifacts:
+        if not set(filter(None, artifact["milestones"].values())) <= known:
+            raise ValueError(f"artifact {artifact['number']} names an unknown milestone")
 
     data = {
         "source": source,
+        "milestones": events,
         "zones": sorted(zones.values(), key=lambda z: z["number"]),
         "sections": sorted(sections.values(), key=lambda s: s["number"]),
         "artifacts": sorted(artifacts, key=lambda a: a["number"]),

@@ -4,11 +4,27 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
 
 CHROMIUM = os.environ.get("TRIALDOCS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+
+class SerialWSGIServer(WSGIServer):
+    """The live server answers one request at a time. On SQLite its threads share the test's one in-memory
+    connection, and two requests at once (a page load and the editor's release beacon, say) broke each other's
+    savepoints ("no such savepoint", then a 503). Django closes each connection after its answer when the server
+    is not threaded, so a browser's keep-alive cannot hold the server."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)  # the override is installed by LiveServerThread.run, in this thread
+
+
+LiveServerThread.server_class = SerialWSGIServer
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +46,20 @@ def chromium():
 @pytest.fixture
 def new_page(chromium):
     """Open pages in fresh browser contexts (one per user), all closed when the test ends, so no page left open
-    keeps talking to the live server during the next test."""
-    contexts = []
+    keeps talking to the live server during the next test.
+
+    Every browser test also checks the Content-Security-Policy (issue 12): Chromium reports each refused script,
+    style, frame or image on the console, and any such report fails the test that met it."""
+    contexts, violations = [], []
+
+    def watch(message):
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def open_page(width=1200, height=800):
         context = chromium.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
         contexts.append(context)
+        context.on("console", watch)
         page = context.new_page()
         page.set_default_timeout(30000)
         return page
@@ -43,6 +67,7 @@ def new_page(chromium):
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

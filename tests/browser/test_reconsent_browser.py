@@ -40,6 +40,8 @@ def test_a_new_form_version_in_force_puts_the_reconsent_on_the_sites_list(world,
     log_in(sponsor, base, "sponsor")
     sponsor.goto(f"{base}{v2.url}effective/")
     sponsor.check(f"input[name=sites][value='{world.site_a.pk}']")
+    # The sponsor judges the change: substantive, so each participant consents again.
+    sponsor.get_by_label("Substantielle : les participants consentent à nouveau", exact=False).check()
     sponsor.screenshot(path=str(screenshot_dir / "reconsent-1-make-effective.png"), full_page=True)
     sponsor.click("form button[type=submit].primary")
     sponsor.wait_for_url(f"{base}{v2.url}")

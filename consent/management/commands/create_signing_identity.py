@@ -25,8 +25,12 @@ class Command(BaseCommand):
             help="Sponsor name in the sponsor certificate. Default: the trials' sponsor when there is only one.",
         )
         parser.add_argument("--force", action="store_true", help="Regenerate every key and certificate.")
+        parser.add_argument(
+            "--rotate", action="append", default=[], metavar="CODE|sponsor",
+            help="Give this site (or the sponsor) a new key and certificate (repeatable). The previous certificate "
+                 "stays in the PKI (and its OCSP answers): what it signed keeps verifying.")
 
-    def handle(self, *args, sites, sponsor, force, **options):
+    def handle(self, *args, sites, sponsor, force, rotate, **options):
         if pki.production_mode():
             self.stdout.write(self.style.WARNING(
                 "TRIALDOCS_SIGNING_P12 is set: signatures use it, and this demo PKI will not be used."
@@ -36,7 +40,7 @@ class Command(BaseCommand):
         sponsor = sponsor or self._sponsor_name()
         try:
             results = pki.ensure_identities(
-                sponsor_name=sponsor, site_codes=codes, site_names=site_names, force=force
+                sponsor_name=sponsor, site_codes=codes, site_names=site_names, force=force, rotate=rotate
             )
         except (SigningError, ValueError, OSError) as exc:
             raise CommandError(str(exc)) from exc

@@ -11,8 +11,9 @@ from regulatory.permissions import trials_managed
 
 
 class Command(BaseCommand):
-    help = ("Import a sponsor's Word file as a new DRAFT consent-form version and print its identifier. A file with "
-            "tracked changes or comments is refused unless --accept-tracked-changes gives the reason to keep them.")
+    help = ("Import a sponsor's Word file as a new DRAFT consent-form version and print its notes, its title and its "
+            "identifier. A file with tracked changes or comments is refused unless --accept-tracked-changes gives the "
+            "reason to keep them; a version number that already exists is refused.")
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--language", default="fr", choices=["fr", "en"])
         parser.add_argument("--version-number", default="", help="version number (default: the next major one)")
         parser.add_argument("--date", default="", help="version date, YYYY-MM-DD (default: today)")
-        parser.add_argument("--title", default="")
+        parser.add_argument("--title", default="", help="the version's title (default: the document's own first "
+                                                        "title, else the form and its version)")
         parser.add_argument("--accept-tracked-changes", default="", metavar="REASON")
         parser.add_argument("--as-user", default="", help="the sponsor account the import is recorded under")
 
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(f"Bad --date: {error}") from error
         try:
-            version, unmapped = services.consent_version_import(
+            version, notes = services.consent_version_import(
                 actor=actor, trial=trial, data=data, filename=options["path"].name, kind=options["kind"],
                 language=options["language"], version_number=options["version_number"], version_date=version_date,
                 title=options["title"], accept_tracked_changes_reason=options["accept_tracked_changes"])
@@ -46,8 +48,9 @@ class Command(BaseCommand):
             raise CommandError(f"Refused: {error.reason}") from error
         except ValidationError as error:
             raise CommandError("Refused: " + " ".join(error.messages)) from error
-        for note in unmapped:
-            self.stdout.write(f"not mapped: {note}")
+        for note in notes:
+            self.stdout.write(f"note: {note}")
+        self.stdout.write(f"title: {version.title}")
         self.stdout.write(f"{version.pk} {version.url_path.rstrip('/').rsplit('/', 1)[-1]} {version}")
 
     def _actor(self, username: str, trial):

@@ -40,6 +40,8 @@
     });
     var posted = input.value;
     resize();
+    // Drawn at its size once shown: the consent part is hidden while the information note is read.
+    document.addEventListener("trialdocs:consent-part-shown", function () { if (!drawn) resize(); });
     if (DRAWN.test(posted)) {
       var image = new Image();
       image.onload = function () {

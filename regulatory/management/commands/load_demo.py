@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 
 from cms.models import HomePage
@@ -8,7 +10,13 @@ from regulatory.demo_accounts import DEMO_PASSWORD
 class Command(BaseCommand):
     help = "Create (or bring up to date) the demonstration trial NCT07063680, its sites and demo accounts."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--no-logins", action="store_true",
+                            help="Do not print the demo logins (`make demo` prints them last, with demo_logins).")
+        parser.add_argument("--addr", default=os.environ.get("DEMO_ADDR") or "127.0.0.1:8000",
+                            help="The address the demo is served on, for the printed links (default: DEMO_ADDR).")
+
+    def handle(self, *args, no_logins=False, addr="127.0.0.1:8000", **options):
         home = HomePage.objects.first()
         if home is None:
             raise CommandError("No home page: run `manage.py migrate` first.")
@@ -20,7 +28,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"updated {line}")
         else:
             self.stdout.write("The demo is already loaded: nothing changed.")
-        self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
-        for username, what in demo.logins():
-            self.stdout.write(f"  {username:<18} {what}")
-        self.stdout.write("Open http://127.0.0.1:8000/ (administration: http://127.0.0.1:8000/admin/)")
+        if not no_logins:
+            write_logins(self, addr)
+
+
+def write_logins(command: BaseCommand, addr: str) -> None:
+    command.stdout.write(command.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
+    for username, what in demo.logins():
+        command.stdout.write(f"  {username:<18} {what}")
+    command.stdout.write(f"Open http://{addr}/ (administration: http://{addr}/admin/)")

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from regulatory import exchange
@@ -22,5 +23,7 @@ class Command(BaseCommand):
             summary = exchange.export_package(trial, out, user=None)
         except OSError as error:
             raise CommandError(f"Cannot write {out}: {error.strerror or error}") from error
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from error
         self.stdout.write(self.style.SUCCESS(
             f"{out} written: {summary.count} documents of {trial.nct_number}, SHA-256 {summary.sha256}"))

@@ -1,0 +1,33 @@
+"""Each version number once per trial (and, for consent forms, per kind and language), held by the database."""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+from regulatory.migration_support import fill_trials_and_check
+
+
+def fill_trials(apps, schema_editor):
+    fill_trials_and_check(apps, 'consent', 'ConsentFormVersionPage', ("kind", "language"))
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('consent', '0010_consentrecord_signature_typed'),
+        ('regulatory', '0001_initial'),
+        migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='consentformversionpage',
+            name='trial',
+            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='regulatory.trialpage', verbose_name='trial'),
+        ),
+        migrations.RunPython(fill_trials, migrations.RunPython.noop),
+        migrations.AddConstraint(
+            model_name='consentformversionpage',
+            constraint=models.UniqueConstraint(fields=('trial', 'kind', 'language', 'version_number'), name='one_consent_version_number_per_trial_kind_language'),
+        ),
+    ]
