@@ -13,7 +13,9 @@ FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 
 def register_fonts() -> None:
     """Make FONT and FONT_BOLD known to reportlab (once per process: the font files are parsed here only)."""
-    if FONT in pdfmetrics.getRegisteredFontNames():
+    # Known by the bold face, which only this function registers: a "DejaVuSans" registered elsewhere in the
+    # process (a test drawing its own PDF) would otherwise leave the family without its bold face.
+    if FONT_BOLD in pdfmetrics.getRegisteredFontNames():
         return
     # Page content compressed without the ASCII85 layer reportlab adds by default (a quarter more bytes, for
     # mail systems of the 1990s); every PDF of the project is binary anyway (embedded fonts, ICC profile).

@@ -313,11 +313,11 @@ class ConsentType:
                               % {"value": ", ".join(sorted(unknown))[:60],
                                  "known": ", ".join(mapping.CONSENT_STATUSES)})
             q = Q(pk__in=[])
-            complete = ~Q(outcome__in=mapping.NOT_A_DECISION)
-            if "active" in wanted:
-                q |= complete & ~Q(participant__status__in=mapping.ENDED)
+            consented = Q(outcome=ConsentRecord.Outcome.CONSENTED)
+            if "active" in wanted:  # as mapping.consent_status: a refusal stays active
+                q |= Q(outcome=ConsentRecord.Outcome.REFUSED) | consented & ~Q(participant__status__in=mapping.ENDED)
             if "inactive" in wanted:
-                q |= complete & Q(participant__status__in=mapping.ENDED)
+                q |= consented & Q(participant__status__in=mapping.ENDED)
             if "draft" in wanted:
                 q |= Q(outcome=ConsentRecord.Outcome.PENDING)
             if wanted & {"not-done", "rejected"}:

@@ -49,9 +49,11 @@ STUDY_STATUSES = {"NOT_YET_RECRUITING": "approved", "RECRUITING": "active",
                   "COMPLETED": "completed", "TERMINATED": "administratively-completed", "WITHDRAWN": "withdrawn"}
 SUBJECT_STATES = {Participant.Status.SCREENING: "screening", Participant.Status.INCLUDED: "on-study",
                   Participant.Status.WITHDRAWN: "withdrawn", Participant.Status.COMPLETED: "off-study",
-                  Participant.Status.DECEASED: "off-study"}
-# A consent record's FHIR status: "active" while the participant takes part (a refusal too: it is a recorded
-# decision, `deny`), "inactive" once participation has ended (withdrawn, completed, deceased).
+                  Participant.Status.DECEASED: "off-study", Participant.Status.SCREEN_FAILURE: "ineligible",
+                  Participant.Status.REGISTERED_IN_ERROR: "not-registered"}
+# A consent record's FHIR status: "active" while the participant takes part, and for a refusal always (a recorded
+# decision, `deny`, still to be enforced though it ended the participation), "inactive" once participation has
+# ended (withdrawn, completed, deceased).
 ENDED = (Participant.Status.WITHDRAWN, Participant.Status.COMPLETED, Participant.Status.DECEASED)
 CONSENT_STATUSES = ("active", "inactive", "draft", "not-done", "rejected")
 # A ceremony awaiting the countersignature (draft) or ended by a signer's decline (R5 not-done, R4B rejected): no
@@ -355,7 +357,7 @@ def _provisions(record: ConsentRecord, version: str) -> dict:
             participant.objects_to_data_use
         if objects:
             nested.append({"action": [{"coding": [coding(CONSENT_ACTION, "use", "Use")]}]})
-    if version == R4B:
+    if version == R4B and record.outcome not in NOT_A_DECISION:  # R5 leaves `decision` out likewise
         provision["type"] = "permit" if consented else "deny"
         for item in nested:
             item["type"] = "deny"
@@ -369,6 +371,8 @@ def consent_status(record: ConsentRecord, version: str = R5) -> str:
         return "draft"
     if record.outcome == ConsentRecord.Outcome.DECLINED:
         return "not-done" if version == R5 else "rejected"
+    if record.outcome == ConsentRecord.Outcome.REFUSED:
+        return "active"
     return "inactive" if record.participant.status in ENDED else "active"
 
 
@@ -422,7 +426,7 @@ def consent(record: ConsentRecord, *, nct: str, version: str = R5) -> dict:
         }
         if record.outcome in NOT_A_DECISION:
             del data["decision"]
-        if participant.ended_at and participant.status in ENDED:
+        if consented and participant.ended_at and participant.status in ENDED:
             data["period"]["end"] = instant(participant.ended_at)
     else:
         data |= {

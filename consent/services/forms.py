@@ -93,6 +93,15 @@ def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterab
         if not permissions.can_manage_site(actor, site):
             raise PermissionDenied
     version = ConsentFormVersionPage.objects.select_for_update().get(pk=version.pk)
+    # The sites next, before anything else is written (the judgement's audit entry locks the audit chain): two
+    # versions made effective at once then queue on the sites instead of deadlocking.
+    locked_sites = list(InvestigationalSite.objects.select_for_update().filter(pk__in=[s.pk for s in sites])
+                        .order_by("pk"))
+    # And the periods this version may replace, before the first audit entry too: the notice of a period that has
+    # just begun locks its period, then writes to the audit chain (`notices.form_effectivity_notify`).
+    list(FormEffectivity.objects.select_for_update(of=("self",)).filter(
+        site__in=locked_sites, kind=version.kind, language=version.language, effective_until__isnull=True)
+        .order_by("pk").values_list("pk", flat=True))
     if version.withdrawn_at is not None:
         raise ValidationError(_("This version has been withdrawn."))
     blockers = effectiveness_blockers(version)
@@ -121,7 +130,7 @@ def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterab
         audit.record(actor=actor, action="consentform.change_judged", obj=version,
                      changes={"change_kind": [None, version.change_kind]})
     created = []
-    for site in InvestigationalSite.objects.select_for_update().filter(pk__in=[s.pk for s in sites]).order_by("pk"):
+    for site in locked_sites:
         created.append(_open_period(actor=actor, version=version, site=site, effective_from=effective_from))
     return created
 
@@ -129,7 +138,7 @@ def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterab
 def _open_period(*, actor, version, site, effective_from) -> FormEffectivity:
     if FormEffectivity.objects.filter(version=version, site=site).exists():
         raise ValidationError(_("This version is already effective at %(site)s.") % {"site": site.code})
-    current = (FormEffectivity.objects.select_for_update()
+    current = (FormEffectivity.objects.select_for_update(of=("self",))
                .filter(site=site, kind=version.kind, language=version.language, effective_until__isnull=True)
                .select_related("version").first())
     if current is not None:
@@ -190,7 +199,7 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
         raise ValidationError(_("This version has already been withdrawn."))
     now = timezone.now()
     ended, cancelled, reinstated = [], [], []
-    periods = (FormEffectivity.objects.select_for_update().select_related("site")
+    periods = (FormEffectivity.objects.select_for_update(of=("self",)).select_related("site")
                .filter(version=version, effective_until__isnull=True).order_by("site_id"))
     for period in periods:
         if period.effective_from < now:
@@ -218,7 +227,7 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
 def _cancel_period(*, actor, period: FormEffectivity, reason: str) -> FormEffectivity | None:
     """A withdrawn version's period that has not begun is deleted, and the version it was to supersede at that
     instant is put back in force there (`_open_period` had ended it at the period's start): that period returned."""
-    replaced = (FormEffectivity.objects.select_for_update().select_related("version")
+    replaced = (FormEffectivity.objects.select_for_update(of=("self",)).select_related("version")
                 .filter(site=period.site, kind=period.kind, language=period.language,
                         effective_until=period.effective_from, version__withdrawn_at__isnull=True).first())
     period.delete()

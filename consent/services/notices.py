@@ -51,7 +51,7 @@ def form_effectivity_notify(*, period_id: int) -> bool:
     """E-mail the site's staff that the version is in force there; once. False when already done, not yet in
     force, or when the e-mail could not be sent (retried by `form_effectivities_notify_due`)."""
     with transaction.atomic():
-        period = (FormEffectivity.objects.select_for_update().select_related("version", "site__trial")
+        period = (FormEffectivity.objects.select_for_update(of=("self",)).select_related("version", "site__trial")
                   .filter(pk=period_id).first())
         if period is None or period.notified_at is not None or period.effective_from > timezone.now():
             return False
@@ -77,7 +77,8 @@ def form_effectivities_notify_due(*, now: datetime | None = None) -> int:
 
 
 def _in_force_unacknowledged(period: FormEffectivity, *, allowed, not_yet: str, already: str) -> FormEffectivity:
-    period = FormEffectivity.objects.select_for_update().select_related("site__trial", "version").get(pk=period.pk)
+    period = (FormEffectivity.objects.select_for_update(of=("self",)).select_related("site__trial", "version")
+              .get(pk=period.pk))
     if not allowed(period.site):
         raise PermissionDenied
     if period.effective_from > timezone.now():

@@ -841,8 +841,8 @@ def reconsent_tasks_open(*, version: ConsentFormVersionPage, site: Investigation
 def task_inform_close(*, actor, task: ConsentTask, note: str, at: datetime | None = None) -> ConsentTask:
     """The participant was told of a non-substantive change of the form: the "inform" task is closed with the
     note of who told what and when; no signature, no new consent record."""
-    task = ConsentTask.objects.select_for_update().select_related("participant__site", "target_version").get(
-        pk=task.pk)
+    task = (ConsentTask.objects.select_for_update(of=("self",))
+            .select_related("participant__site", "target_version").get(pk=task.pk))
     participant = task.participant
     if not permissions.can_record_consent(actor, participant.site):
         raise PermissionDenied

@@ -23,7 +23,12 @@ from fhir.resources.R4B.bundle import Bundle as BundleR4B
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as CapabilityStatementR4B
 
 from consent.models import ConsentRecord, Participant
-from consent.tests.test_fhir_export import consents  # noqa: F401 (a shared fixture of that module)
+from consent.tests.test_fhir_export import (  # noqa: F401 (`consents`: a shared fixture of that module)
+    ceremony_records,
+    consents,
+    patient,
+    record,
+)
 from regulatory import services
 from regulatory.models import ApiToken, AuditEntry, Role
 from regulatory.models.api_tokens import token_digest
@@ -211,6 +216,43 @@ def test_search_parameters(world, consents, client):
     assert found("identifier=dij", "Organization") == ["NCT07063680-DIJ"]
 
 
+def test_the_status_searched_is_the_status_served(world, consents, client):
+    """Each status the mapping produces (refusal: active; declined ceremony: not-done / rejected; awaiting the
+    countersignature: draft) finds exactly the records served with it, in R5 and in R4B."""
+    record(patient(world), consents["withdrawn"].version, world.coordinator_a, outcome="refused")  # DIJ-0003
+    ceremony_records(world)  # DIJ-0004 declined, DIJ-0005 pending
+    raw = issue(world, world.sponsor)
+    expected = {"active": ["NCT07063680-DIJ-0001-1", "NCT07063680-DIJ-0001-2", "NCT07063680-DIJ-0003-1",
+                           "NCT07063680-LIL-0001-1"],
+                "inactive": ["NCT07063680-DIJ-0002-1"], "draft": ["NCT07063680-DIJ-0005-1"]}
+    for version, declined in (("R5", "not-done"), ("R4B", "rejected")):
+        response, body = get(client, f"/fhir/{version}/Consent?_count=100", raw)
+        served = {}
+        for entry in body["entry"]:
+            served.setdefault(entry["resource"]["status"], []).append(entry["resource"]["id"])
+        assert served == expected | {declined: ["NCT07063680-DIJ-0004-1"]}
+        for status, found in served.items():
+            response, body = get(client, f"/fhir/{version}/Consent?status={status}", raw)
+            assert response.status_code == 200 and ids(body) == found, (version, status)
+
+
+def test_a_research_subjects_references_resolve(world, consents, client):
+    raw = issue(world, world.sponsor)
+    response, body = get(client, "/fhir/R5/ResearchSubject/NCT07063680-DIJ-0001", raw)
+    assert response.status_code == 200 and body["status"] == "active"
+    assert body["subject"] == {"type": "Patient", "identifier": {
+        "system": "urn:trialdocs:NCT07063680:participant", "value": "DIJ-0001"}}  # by code: no Patient to fetch
+    assert body["progress"][0]["subjectState"]["coding"][0]["code"] == "on-study"
+    references = [body["study"]["reference"]] + [c["reference"] for c in body["consent"]]
+    assert references == ["ResearchStudy/NCT07063680", "Consent/NCT07063680-DIJ-0001-1",
+                          "Consent/NCT07063680-DIJ-0001-2"]
+    for reference in references:
+        response, target = get(client, f"/fhir/R5/{reference}", raw)
+        assert response.status_code == 200 and f"{target['resourceType']}/{target['id']}" == reference
+    response, body = get(client, "/fhir/R4B/ResearchSubject/NCT07063680-DIJ-0001", raw)
+    assert body["status"] == "on-study" and body["consent"] == {"reference": "Consent/NCT07063680-DIJ-0001-2"}
+
+
 def test_paging_follows_the_links(world, consents, client):
     raw = issue(world, world.sponsor)
     seen, url = [], "/fhir/R5/Consent?_count=3"
@@ -375,10 +417,10 @@ def test_issue_api_token_prints_the_token_on_its_last_line(world, consents, clie
 @pytest.mark.parametrize(("options", "message"), [
     ({"user": "ghost", "trial": "NCT07063680"}, "No account"),
     ({"user": "coordinator-a", "trial": "NCT99999999"}, "No trial"),
-    ({"user": "coordinator-a", "trial": "NCT07063680", "site": "LIL"}, "does not read|ne lit pas"),
+    ({"user": "coordinator-a", "trial": "NCT07063680", "site": "LIL"}, "does not read|ne consulte pas"),
     ({"user": "coordinator-a", "trial": "NCT07063680", "site": "BOR"}, "No site"),
-    ({"user": "other-sponsor", "trial": "NCT07063680"}, "does not read|ne lit pas"),
-    ({"user": "nobody", "trial": "NCT07063680"}, "does not read|ne lit pas"),
+    ({"user": "other-sponsor", "trial": "NCT07063680"}, "does not read|ne consulte pas"),
+    ({"user": "nobody", "trial": "NCT07063680"}, "does not read|ne consulte pas"),
     ({"user": "sponsor", "trial": "NCT07063680", "days": 0}, "1 to 366|1 à 366"),
     ({"user": "sponsor", "trial": "NCT07063680", "days": 5000}, "1 to 366|1 à 366"),
     ({"user": "sponsor", "trial": "NCT07063680", "by": "coordinator-a"}, "may not issue"),

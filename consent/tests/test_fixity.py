@@ -98,14 +98,14 @@ def test_the_sponsor_runs_the_check_from_the_tmf_home_and_downloads_the_report(w
     letter.file.storage.delete(letter.file.name)
     client = as_user(world.sponsor)
     home = client.get("/tmf/NCT07063680/")
-    assert "No fixity check has been run from here yet." in home.content.decode()
+    assert "encore été lancée d" in home.content.decode()  # "No fixity check has been run from here yet."
 
     response = client.post("/tmf/NCT07063680/fixity/")
     assert response.status_code == 302
     run = FixityRun.objects.get()
     assert run.state == "done" and run.problems == 1 and run.signatures == 1, run.error
     page = client.get("/tmf/NCT07063680/").content.decode()
-    assert "1 problem found." in page and f"/tmf/NCT07063680/fixity/{run.pk}/report/" in page
+    assert "1 problème trouvé." in page and f"/tmf/NCT07063680/fixity/{run.pk}/report/" in page
 
     download = client.get(f"/tmf/NCT07063680/fixity/{run.pk}/report/")
     assert download.status_code == 200
@@ -135,5 +135,5 @@ def test_a_second_check_while_one_is_under_way_is_refused_with_a_message(world, 
 
     FixityRun.objects.create(trial=world.trial, requested_by=world.sponsor, state="running")
     response = as_user(world.sponsor).post("/tmf/NCT07063680/fixity/", follow=True)
-    assert "already under way" in response.content.decode()
+    assert "est déjà en cours" in response.content.decode()  # "already under way"
     assert FixityRun.objects.count() == 1

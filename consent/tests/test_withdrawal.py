@@ -153,7 +153,7 @@ def test_the_participant_page_shows_the_scopes_and_offers_only_what_is_left(worl
     assert "Nausées" in page and 'value="treatment"' not in page and 'value="follow_up"' in page
     response = client.post(f"{world.trial.url}sites/dij/participants/{participant.code}/withdraw/",
                            {"scope": "treatment", "reason": "again"}, follow=True)
-    assert "already recorded" in response.content.decode() and participant.withdrawals.count() == 1
+    assert "est déjà enregistré" in response.content.decode() and participant.withdrawals.count() == 1
     client.post(f"{world.trial.url}sites/dij/participants/{participant.code}/withdraw/", {"scope": "data_use"})
     participant.refresh_from_db()
     assert participant.status == "withdrawn" and participant.objects_to_data_use is True

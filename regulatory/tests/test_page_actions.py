@@ -179,6 +179,42 @@ def test_reverting_a_frozen_version_is_refused(world, pages, as_user):
     assert state() == before
 
 
+def test_reverting_a_drafts_earlier_revision_is_the_sponsors_not_qas(world, pages, as_user):
+    """A draft's revert is the sponsor's: QA is refused (by GET and POST) with its reason and nothing is written; the
+    sponsor's revert saves the earlier revision's content as the draft's latest revision."""
+    from regulatory.tests.test_workflow import form_data
+
+    draft = pages["draft"]
+    original = draft.get_latest_revision()
+    changed = draft.get_latest_revision_as_object()
+    changed.title = "Protocole v2.0 — titre changé"
+    changed.save_revision(user=world.sponsor)
+    draft.refresh_from_db()
+    assert draft.get_latest_revision_as_object().title == "Protocole v2.0 — titre changé"
+    url = f"/admin/pages/{draft.pk}/revisions/{original.pk}/revert/"
+    sponsor = as_user(world.sponsor)
+    data = form_data(sponsor, url)  # the editor filled with the earlier revision, as the sponsor's browser posts it
+    assert data["title"] == "Protocol v2.0"
+
+    qa = as_user(world.qa)
+    before = state()
+    for response in (qa.get(url), qa.post(url, data)):
+        assert response.status_code == 302 and str(permissions.SPONSOR_ONLY) in messages_of(response)
+    assert state() == before
+    assert not permissions.page_action_allowed(world.qa, draft, "revert")
+    assert permissions.page_action_allowed(world.sponsor, draft, "revert")
+
+    revisions = draft.revisions.count()
+    response = as_user(world.sponsor).post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    draft.refresh_from_db()
+    assert draft.revisions.count() == revisions + 1
+    latest = draft.get_latest_revision()
+    assert latest.pk != original.pk and latest.user == world.sponsor
+    assert draft.get_latest_revision_as_object().title == "Protocol v2.0"
+    assert not draft.live  # still a draft: reverting saves a draft, publishes nothing
+
+
 def test_qa_may_not_cancel_a_review(world, as_user):
     from regulatory.tests.test_workflow import create_amendment, form_data
 

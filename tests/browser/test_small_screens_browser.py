@@ -109,3 +109,48 @@ def test_the_audit_trail_fits_a_laptop_window(world, forms, live_server, new_pag
     assert page.evaluate(WIDTH) <= 1366
     text = page.locator("table.audit").inner_text()
     assert "Consentement enregistré" in text and world.coordinator_a.get_full_name() in text
+
+
+def fits(page, selector):
+    """Every box of what `selector` finds (and of the fields inside it) lies within the phone's width."""
+    boxes = page.evaluate("""selector => [...document.querySelectorAll(selector)].flatMap(element =>
+        [element, ...element.querySelectorAll('input, select, textarea, button, label, table')])
+        .filter(element => element.getClientRects().length)
+        .map(element => { const box = element.getBoundingClientRect();
+                          return [element.tagName + (element.name ? '[' + element.name + ']' : ''), box.left,
+                                  box.right]; })""", selector)
+    assert boxes, selector
+    return [box for box in boxes if box[1] < -0.5 or box[2] > PHONE + 0.5]
+
+
+def test_the_delegation_log_the_isf_and_the_participant_forms_fit_a_phone(
+        world, forms, live_server, new_page, screenshot_dir):  # noqa: F811
+    """The principal investigator's pages too: the delegation log (with its form to delegate), the site's ISF, and
+    the participant's page with its withdrawal, death and not-included forms."""
+    included = services.participant_create(actor=world.coordinator_a, site=world.site_a)
+    record(world, included, forms["patient"], actor=world.investigator_a)
+    screening = services.participant_create(actor=world.coordinator_a, site=world.site_a)
+    page = new_page(width=PHONE, height=800)
+    log_in(page, live_server.url, "investigator-a")
+    site = "/nct07063680/sites/dij"
+    pages = {
+        "delegation-log": (f"{site}/delegation/", "main form"),
+        "isf": (f"{site}/isf/", "main"),
+        "participant-forms": (f"{site}/participants/{included.code}/",
+                              "form[action$='/withdraw/'], form[action$='/death/']"),
+        "participant-not-included": (f"{site}/participants/{screening.code}/", "form[action$='/not-included/']"),
+    }
+    for name, (path, selector) in pages.items():
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, (name, response.status)
+        page.screenshot(path=str(screenshot_dir / f"phone-{name}.png"), full_page=True)
+        assert page.evaluate(WIDTH) <= PHONE, (name, page.evaluate(WIDTH))
+        assert fits(page, selector) == [], name
+    # The forms are there to be used: each one once, on the page of a participant it applies to.
+    page.goto(f"{live_server.url}{site}/participants/{included.code}/")
+    assert page.locator("form[action$='/withdraw/']").count() == 1
+    assert page.locator("form[action$='/death/']").count() == 1
+    page.goto(f"{live_server.url}{site}/participants/{screening.code}/")
+    assert page.locator("form[action$='/not-included/']").count() == 1
+    page.goto(f"{live_server.url}{site}/delegation/")
+    assert page.locator("main form select, main form input[type=checkbox]").count() > 0  # the form to delegate
