@@ -64,20 +64,20 @@ SCENARIOS = [
     ("DIJ", "coordinator-dij", [("consent", "patient", "2.0", at(5, 20), "consented", {}),
                                 ("withdraw", "treatment", "Effets indésirables : arrêt du traitement, suivi "
                                  "poursuivi (démo)", at(6, 2))]),
-    # The ceremony (issue 17), on the patient form v2.0. DIJ-0010: the patient cannot read; an impartial witness
+    # The ceremony (issue 17), on the patient form v2.0. DIJ-0011: the patient cannot read; an impartial witness
     # and an interpreter sign after the patient, then the investigator (who obtained consent) countersigns.
     ("DIJ", "investigator-dij", [("consent", "patient", "2.0", at(11, 26, 15), "consented", {
         "cannot_read": True, "witness": "Marc Lambert (démo)", "interpreter": ("Samira Haddad (démo)", "arabe")})]),
-    # DIJ-0011: obtained by the coordinator, countersigned by the investigator 20 hours later (a second revision).
+    # DIJ-0012: obtained by the coordinator, countersigned by the investigator 20 hours later (a second revision).
     ("DIJ", "coordinator-dij", [("consent", "patient", "2.0", timezone.now().replace(second=0, microsecond=0)
                                  - datetime.timedelta(hours=30), "consented", {"countersign_after": 20})]),
-    # DIJ-0012: a comprehension question answered wrongly, the explanation discussed, then answered right.
+    # DIJ-0013: a comprehension question answered wrongly, the explanation discussed, then answered right.
     ("DIJ", "investigator-dij", [("consent", "patient", "2.0", at(11, 28, 11), "consented", {"wrong": True})]),
-    # DIJ-0013: obtained by the coordinator two hours before the demo was loaded: awaits the investigator's
+    # DIJ-0014: obtained by the coordinator two hours before the demo was loaded: awaits the investigator's
     # countersignature (try it as investigator-dij), and counts as no consent until then.
     ("DIJ", "coordinator-dij", [("consent", "patient", "2.0", timezone.now().replace(second=0, microsecond=0)
                                  - datetime.timedelta(hours=2), "consented", {"pending": True})]),
-    # DIJ-0014: the impartial witness declines to sign: the ceremony ends as declined, no consent.
+    # DIJ-0015: the impartial witness declines to sign: the ceremony ends as declined, no consent.
     ("DIJ", "investigator-dij", [("consent", "patient", "2.0", at(11, 29, 16), "consented", {
         "cannot_read": True, "witness": "Paul Martin (démo)", "witness_declines": True})]),
 ]

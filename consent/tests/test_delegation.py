@@ -158,10 +158,11 @@ def test_the_log_is_enforced_on_the_signing_date_of_a_consent(world, forms, nurs
         record(world, participant, forms["patient"], actor=nurse)  # signed an hour ago: after the end
     ended = TODAY - datetime.timedelta(days=10)
     since = ended + datetime.timedelta(days=1)
+    signed_on = timezone.localdate(timezone.now() - datetime.timedelta(hours=1))  # in Paris: not always TODAY (UTC)
     assert raised.value.messages == [
         f"Nurse-A Test has not been on the delegation log of DIJ for the task “Obtain informed consent” since "
-        f"{since:%d/%m/%Y} (the delegation ended on {ended:%d/%m/%Y}), so not on {TODAY:%d/%m/%Y}. Nothing was "
-        f"recorded."]
+        f"{since:%d/%m/%Y} (the delegation ended on {ended:%d/%m/%Y}), so not on {signed_on:%d/%m/%Y}. Nothing "
+        f"was recorded."]
     assert counts() == before
     with pytest.raises(ValidationError, match=r"only from .*, not on"):
         record(world, participant, forms["patient"], actor=nurse,
