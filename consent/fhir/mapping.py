@@ -402,7 +402,11 @@ def consent(record: ConsentRecord, *, nct: str, version: str = R5) -> dict:
     # where the investigator is the grantor, with the participant.
     signed_by_relative = contained[0]["resourceType"] == "RelatedPerson"
     verified_with = {"reference": "#grantor"} if signed_by_relative else participant_ref(participant, nct)
-    verification = {"verified": True, "verifiedWith": verified_with}
+    # Verified once the ceremony is complete: not while it awaits the investigator's countersignature, nor when a
+    # signer declined; dated by the countersignature when there was one, else by the signature.
+    verified = record.outcome not in NOT_A_DECISION
+    verified_at = record.countersigned_at or record.signed_at
+    verification = {"verified": verified, "verifiedWith": verified_with}
     if version == R5:
         data |= {
             "category": [research, document, {"coding": [kind_coding]}],
@@ -419,8 +423,8 @@ def consent(record: ConsentRecord, *, nct: str, version: str = R5) -> dict:
                 "verificationType": {"coding": [coding(_signer_role_system(), "obtained-by",
                                                        "Consent obtained and countersigned")],
                                      "text": record.obtained_by_role},
-                "verifiedBy": {"reference": "#obtainer"},
-                "verificationDate": [instant(record.signed_at)]}],
+                "verifiedBy": {"reference": "#obtainer"}} | (
+                {"verificationDate": [instant(verified_at)]} if verified else {})],
             "decision": "permit" if consented else "deny",
             "provision": [_provisions(record, version)],
         }
@@ -438,7 +442,7 @@ def consent(record: ConsentRecord, *, nct: str, version: str = R5) -> dict:
             "organization": [organization_ref(site, nct)],
             "sourceAttachment": _attachment(record, nct, version),
             "policy": [{"uri": f"{form_system(nct)}:{form_key}"}],
-            "verification": [verification | {"verificationDate": instant(record.signed_at)}],
+            "verification": [verification | ({"verificationDate": instant(verified_at)} if verified else {})],
             "provision": _provisions(record, version),
         }
     return data
