@@ -8,12 +8,14 @@ from django.views.decorators.http import require_safe
 def _storage_name() -> str:
     """"filesystem" for the local disk (the default), "s3" for an S3-compatible object store, else the class."""
     from django.core.files.storage import FileSystemStorage, storages
+    from storages.backends.s3 import S3Storage
 
     storage = storages["default"]
     if isinstance(storage, FileSystemStorage):
         return "filesystem"
-    name = type(storage).__name__
-    return "s3" if "S3" in name else name
+    if isinstance(storage, S3Storage):  # cms.storage.ObjectStorage, the project's S3 store
+        return "s3"
+    return type(storage).__name__
 
 
 def _tasks_name() -> str:

@@ -33,6 +33,8 @@ KINDS = (
     Kind("consent.SignedMaster", "file", "sha256", signed=True),  # signed masters of consent forms
     Kind("regulatory.TmfDocument", "file", "sha256"),  # TMF documents filed by hand or imported
     Kind("regulatory.TmfExportJob", "file", "sha256"),  # TMF export packages
+    Kind("regulatory.DelegationLogPrint", "file", "sha256", signed=True),  # signed delegation logs
+    Kind("regulatory.FixityRun", "report", None),  # fixity check reports (CSV)
     Kind("wagtaildocs.Document", "file", "file_hash", "sha1"),  # correspondence attachments, protocol documents
     Kind("wagtailimages.Image", "file", "file_hash", "sha1"),
     Kind("wagtailimages.Rendition", "file", None),

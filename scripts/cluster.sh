@@ -10,7 +10,7 @@
 # Ctrl-C (or SIGTERM) stops everything it started. Logs and data: var/cluster/.
 #
 # Environment: CLUSTER_DB (database name, default trialdocs_cluster), CLUSTER_PORT (8080), CLUSTER_APP_PORTS
-# ("8081 8082"), CLUSTER_REDIS_PORT (6390), CLUSTER_WORKERS (gunicorn workers per app server, 2), CLUSTER_THREADS (2),
+# ("8081 8082"), CLUSTER_REDIS_PORT (6390), CLUSTER_PKI_PORT (9102: the demo PKI's TSA, OCSP and CRLs), CLUSTER_WORKERS (gunicorn workers per app server, 2), CLUSTER_THREADS (2),
 # CLUSTER_DIR (var/cluster), CLUSTER_KEEP_DB=1 (keep an existing database instead of making it anew).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ DB=${CLUSTER_DB:-trialdocs_cluster}
 PORT=${CLUSTER_PORT:-8080}
 APP_PORTS=(${CLUSTER_APP_PORTS:-8081 8082})
 REDIS_PORT=${CLUSTER_REDIS_PORT:-6390}
+PKI_PORT=${CLUSTER_PKI_PORT:-9102}
 WORKERS=${CLUSTER_WORKERS:-2}
 THREADS=${CLUSTER_THREADS:-2}
 DIR=${CLUSTER_DIR:-$ROOT/var/cluster}
@@ -94,6 +95,10 @@ export TRIALDOCS_TASKS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/1"
 export TRIALDOCS_MEDIA_ROOT="$DIR/media"
 export TRIALDOCS_PKI_DIR="$DIR/pki"
 export TRIALDOCS_PUBLIC_URL="http://127.0.0.1:$PORT"
+# The demo PKI's time-stamping authority, OCSP responder and CRLs (certomancer's Animator): every signature the demo
+# and the app servers make is PAdES B-LTA, so they must answer before load_demo signs anything. In production
+# TRIALDOCS_TSA_URL names the real TSA and the CA's certificates name their own OCSP/CRL services.
+export TRIALDOCS_PKI_SERVICES_URL="http://127.0.0.1:$PKI_PORT"
 
 if [ -x scripts/objectstore.sh ]; then
   echo "== Object store (scripts/objectstore.sh) =="
@@ -106,6 +111,9 @@ if [ -x scripts/objectstore.sh ]; then
     fi
     echo "  $line"
   done < <(scripts/objectstore.sh start)
+  # This cluster's objects under a prefix of their own (the store's data outlives a cluster, and the tests share it)
+  export TRIALDOCS_S3_PREFIX="${TRIALDOCS_S3_PREFIX:-cluster-$DB}"
+  echo "  export TRIALDOCS_S3_PREFIX=$TRIALDOCS_S3_PREFIX"
 else
   echo "== Files: no object store script (scripts/objectstore.sh): the local folder $DIR/media, shared by both app"
   echo "   servers because they run on this one machine. Across machines, point TRIALDOCS_S3_* at an object store. =="
@@ -119,6 +127,12 @@ if [ "${CLUSTER_KEEP_DB:-}" != 1 ]; then
 fi
 createdb $PG "$DB" 2>/dev/null || true
 "$PY" manage.py migrate --noinput -v0
+if [ "${CLUSTER_KEEP_DB:-}" != 1 ] && [ -n "${OBJECTSTORE:-}" ]; then
+  # The database is new, so every object under this cluster's prefix belongs to an earlier run: remove them.
+  "$PY" manage.py sweep_orphan_files --delete --min-age 0 >"$LOG/sweep.log" 2>&1 || { tail -20 "$LOG/sweep.log" >&2; exit 1; }
+fi
+echo "== Demo PKI services on 127.0.0.1:$PKI_PORT (manage.py pki_services; log $LOG/pki.log) =="
+supervise pki "$PY" manage.py pki_services
 echo "== Demo data (load_demo) =="
 "$PY" manage.py load_demo --no-logins --addr "127.0.0.1:$PORT" >"$LOG/load_demo.log" 2>&1 || {
   tail -30 "$LOG/load_demo.log" >&2; exit 1; }

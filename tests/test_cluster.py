@@ -35,6 +35,7 @@ if not (os.environ.get("TRIALDOCS_CLUSTER_TESTS") or os.environ.get("CLUSTER_TES
 ROOT = Path(__file__).resolve().parent.parent
 LB, APP1, APP2 = 8080, 8081, 8082
 REDIS_PORT = 6390
+PKI_PORT = 9102  # the demo PKI's TSA, OCSP and CRLs (scripts/cluster.sh, CLUSTER_PKI_PORT)
 DB = os.environ.get("CLUSTER_TEST_DB", "trialdocs_cluster_test")
 PASSWORD = "trialdocs-demo"  # noqa: S105  # the published demo password (regulatory/demo_accounts.py)
 START_SECONDS = 900
@@ -49,8 +50,16 @@ class Cluster:
                     "TRIALDOCS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
                     "TRIALDOCS_TASKS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/1",
                     "TRIALDOCS_MEDIA_ROOT": str(folder / "media"), "TRIALDOCS_PKI_DIR": str(folder / "pki"),
-                    "TRIALDOCS_PUBLIC_URL": f"http://127.0.0.1:{LB}"}
+                    "TRIALDOCS_PUBLIC_URL": f"http://127.0.0.1:{LB}",
+                    "TRIALDOCS_PKI_SERVICES_URL": f"http://127.0.0.1:{PKI_PORT}"}
         self.env.pop("PYTEST_XDIST_WORKER", None)
+        # The object store's settings, as scripts/cluster.sh printed them (export TRIALDOCS_S3_…=…): the shells the
+        # tests run read the same files as the app servers.
+        out = folder / "cluster.out"
+        for line in (out.read_text(errors="replace") if out.exists() else "").splitlines():
+            found = re.match(r"\s*export (TRIALDOCS_S3_[A-Z0-9_]*)=(.*)$", line)
+            if found:
+                self.env[found[1]] = found[2].strip().strip("\"'")
 
     def pid(self, name: str) -> int:
         return int((self.folder / "run" / f"{name}.pid").read_text())
@@ -156,7 +165,7 @@ def cluster():
     if os.environ.get("CLUSTER_TEST_ATTACH"):  # a cluster already running (its CLUSTER_DIR; CLUSTER_TEST_DB its base)
         yield Cluster(Path(os.environ["CLUSTER_TEST_ATTACH"]))
         return
-    for port in (LB, APP1, APP2, REDIS_PORT):
+    for port in (LB, APP1, APP2, REDIS_PORT, PKI_PORT):
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
         except OSError:
@@ -177,11 +186,13 @@ def cluster():
             time.sleep(1)
         yield Cluster(folder)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # scripts/cluster.sh stops everything it started
+        with contextlib.suppress(ProcessLookupError):  # it may have stopped on its own (it failed to start)
+            os.killpg(process.pid, signal.SIGTERM)  # scripts/cluster.sh stops everything it started
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         log.close()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB], check=False)
         shutil.rmtree(folder, ignore_errors=True)
@@ -302,6 +313,13 @@ print(json.dumps(found))
 """
 
 
+STORED = """
+import json
+from consent.stored_files import all_names
+print(json.dumps(sorted(all_names(folder="signed/consents"))))
+"""
+
+
 def records_and_files(cluster: Cluster, codes: list[str]) -> dict:
     """Participant code -> [file name, SHA-256 recorded, SHA-256 of the stored file] of each consent record."""
     return cluster.django(RECORDS.replace("CODES", repr(codes)))
@@ -311,8 +329,7 @@ def test_kill_9_of_an_app_server_during_consent_submissions(cluster):
     codes, version, statements = new_participants(cluster, 24)
     signature = signature_png()
     cookies = logged_in(LB, "coordinator-dij")
-    media = cluster.folder / "media" / "signed" / "consents"
-    before = set(media.rglob("*")) if media.exists() else set()
+    before = set(cluster.django(STORED))
     outcomes: dict[str, int] = {}
     kills: list[int] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
@@ -344,12 +361,10 @@ def test_kill_9_of_an_app_server_during_consent_submissions(cluster):
         for _name, recorded, actual in found.get(code, []):
             assert recorded == actual, code
         assert len(found.get(code, [])) <= 1
-    if not (ROOT / "scripts" / "objectstore.sh").exists():
-        # No orphan: every new file under signed/consents/ belongs to a record.
-        names = {name for rows in found.values() for name, _sha, _actual in rows}
-        new_files = {str(p.relative_to(cluster.folder / "media")) for p in set(media.rglob("*")) - before
-                     if p.is_file()}
-        assert new_files <= names, new_files - names
+    # No orphan: every new file under signed/consents/ (in the object store, or the shared folder) belongs to a record.
+    names = {name for rows in found.values() for name, _sha, _actual in rows}
+    new_files = set(cluster.django(STORED)) - before
+    assert new_files <= names, new_files - names
     cluster.wait_restarted("app1", killed, APP1)
     # Those that failed can simply be submitted again, through the same load balancer.
     for code, status in outcomes.items():

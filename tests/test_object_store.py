@@ -136,6 +136,21 @@ def test_sweep_orphan_files_lists_then_removes_them_audited(world, forms, s3):  
     assert entry.changes["removed"] == [None, [orphan]]
 
 
+def test_sweep_orphan_files_keeps_every_kind_of_stored_file(world, forms, s3):  # noqa: F811
+    """Signed delegation logs and fixity reports are records' files too: never swept as orphans."""
+    from consent.stored_files import referenced_names
+    from consent.tests.test_delegation import sign
+    from regulatory.models import DelegationLogPrint
+    from regulatory.tests.factories import make_nurse
+
+    sign(world, staff=make_nurse(world.site_a))
+    log = DelegationLogPrint.objects.filter(site=world.site_a).latest("number")
+    assert log.file.name in referenced_names()
+    out = io.StringIO()
+    call_command("sweep_orphan_files", "--min-age", "0", "--delete", stdout=out)
+    assert log.file.name not in out.getvalue() and s3.exists(log.file.name)
+
+
 @pytest.mark.serial
 def test_the_store_down_during_an_upload_is_a_503_nothing_written_and_it_recovers_without_restart(
         world, forms, participant, as_user, s3):  # noqa: F811
