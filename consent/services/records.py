@@ -134,7 +134,7 @@ def signing_suspended(user) -> bool:
 
 
 def _locked(participant: Participant) -> Participant:
-    return Participant.objects.select_for_update().select_related("site__trial").get(pk=participant.pk)
+    return Participant.objects.select_for_update(of=("self",)).select_related("site__trial").get(pk=participant.pk)
 
 
 def _end(participant: Participant, *, status: str, reason: str, at: datetime) -> None:
@@ -1038,7 +1038,7 @@ def consent_countersign(*, actor, record: ConsentRecord, username: str, password
 @transaction.atomic
 def _countersign(*, actor, record: ConsentRecord, decline: bool, reason: str, at: datetime | None) -> ConsentRecord:
     participant = _locked(record.participant)
-    record = ConsentRecord.objects.select_for_update().select_related("version").get(pk=record.pk)
+    record = ConsentRecord.objects.select_for_update(of=("self",)).select_related("version").get(pk=record.pk)
     if record.outcome != ConsentRecord.Outcome.PENDING:
         raise ValidationError(_("This consent does not await a countersignature (%(outcome)s). Nothing was "
                                 "recorded.") % {"outcome": record.get_outcome_display()})

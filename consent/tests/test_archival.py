@@ -51,6 +51,8 @@ def test_a_consent_is_recorded_b_t_then_completed_to_b_lta_in_the_background(
     assert report.valid, report.problems
     assert AuditEntry.objects.filter(action="archival.completed").count() == 1
     assert state.timestamp_expires_at is not None
+    # The B-T file is the start of the B-LTA one: it is not kept beside it (no file without its record)
+    assert made.pdf.name != stored.pdf.name and not stored.pdf.storage.exists(made.pdf.name)
 
 
 def test_pdfsig_lists_the_signature_and_the_document_timestamp(world, forms, tmp_path,

@@ -88,7 +88,7 @@ def activation_notify(*, activation_id: int) -> bool:
     """Tell the site's staff that a version is effective there (e-mail; the in-app list derives from the
     activation itself). Returns False when already done or when the e-mail could not be sent (retried later)."""
     with transaction.atomic():
-        activation = (SiteActivation.objects.select_for_update().select_related("version", "site")
+        activation = (SiteActivation.objects.select_for_update(of=("self",)).select_related("version", "site")
                       .get(pk=activation_id))
         if activation.notified_at is not None or activation.effective_from > timezone.now():
             return False
@@ -116,7 +116,8 @@ def activations_notify_due(*, now: datetime | None = None) -> int:
 
 def _effective_unacknowledged(activation: SiteActivation, *, allowed, not_yet: str, already: str) -> SiteActivation:
     """The activation, locked, once the actor may act on it, it is effective, and the site has not acknowledged."""
-    activation = SiteActivation.objects.select_for_update().select_related("site", "version").get(pk=activation.pk)
+    activation = (SiteActivation.objects.select_for_update(of=("self",)).select_related("site", "version")
+                  .get(pk=activation.pk))
     if not allowed(activation.site):
         raise PermissionDenied
     if activation.effective_from > timezone.now():

@@ -37,7 +37,7 @@ def qc_categories() -> dict[str, str]:
 
 
 def _locked(document: TmfDocument) -> TmfDocument:
-    return TmfDocument.objects.select_for_update().select_related("trial").get(pk=document.pk)
+    return TmfDocument.objects.select_for_update(of=("self",)).select_related("trial").get(pk=document.pk)
 
 
 def _refuse_unless_allowed(actor, document: TmfDocument) -> None:
