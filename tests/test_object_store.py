@@ -136,6 +136,19 @@ def test_sweep_orphan_files_lists_then_removes_them_audited(world, forms, s3):  
     assert entry.changes["removed"] == [None, [orphan]]
 
 
+def test_archival_completion_replaces_the_b_t_object(world, forms, s3, django_capture_on_commit_callbacks):  # noqa: F811
+    """The worker's B-LTA completion stores a new object and removes the B-T one (its bytes start the new file)."""
+    from consent.models import ArchivalFile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        made = record(world, record.__globals__["new"](world), forms["patient"])
+        first = made.pdf.name
+        assert s3.exists(first)
+    stored = ConsentRecord.objects.get(pk=made.pk)
+    assert ArchivalFile.objects.get(record=made).state == "complete"
+    assert stored.pdf.name != first and s3.exists(stored.pdf.name) and not s3.exists(first)
+
+
 def test_sweep_orphan_files_keeps_every_kind_of_stored_file(world, forms, s3):  # noqa: F811
     """Signed delegation logs and fixity reports are records' files too: never swept as orphans."""
     from consent.stored_files import referenced_names
