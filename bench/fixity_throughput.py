@@ -48,7 +48,7 @@ def main() -> int:
     from consent.signing import SignatureRequest, sign_pdf
     from regulatory import tmf
     from regulatory.models import TmfDocument, TrialPage
-    from regulatory.sheets import record_sheet
+    from regulatory.tmf.sheets import record_sheet
 
     trial = TrialPage.objects.get(nct_number="NCT07063680")
     identity = pki.load_identity(role="site", site_code="DIJ")

@@ -19,7 +19,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("audit/", include("regulatory.audit_urls")),
-    path("tmf/", include("regulatory.tmf_urls")),
+    path("tmf/", include("regulatory.tmf.urls")),
 ]
 
 if settings.DEBUG:

@@ -10,9 +10,10 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from regulatory import filing, permissions
+from regulatory import permissions
 from regulatory.models import DelegationEntry, DelegationLogPrint
 from regulatory.selectors import site_for_user
+from regulatory.tmf import filing
 
 from . import isf, services
 from .forms import DelegationEntryForm, SignatureForm

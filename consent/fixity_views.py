@@ -1,5 +1,5 @@
 """The fixity check from the web (/tmf/<NCT>/fixity/…): start one, download a run's CSV report. The last run shows
-on the TMF home (regulatory/tmf_views.py)."""
+on the TMF home (regulatory/tmf/views.py)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required

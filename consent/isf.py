@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cms.cells import csv_cell
-from regulatory import audit, filing
+from regulatory import audit
 from regulatory.models import TmfDocument
+from regulatory.tmf import filing
 
 from .export import file_name as record_file_name
 from .export import records_of_site

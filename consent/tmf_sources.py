@@ -1,11 +1,11 @@
 """What consent files in the TMF automatically: every approved consent-form version, as a source of the filing
-engine (`regulatory.filing.FiledSource`), registered from `ConsentConfig.ready`."""
+engine (`regulatory.tmf.filing.FiledSource`), registered from `ConsentConfig.ready`."""
 
 from django.utils import timezone
 
-from regulatory import filing
-from regulatory.filing import Filing, Status, joined, stream_text
 from regulatory.models import DelegationLogPrint, TmfLevel
+from regulatory.tmf import filing
+from regulatory.tmf.filing import Filing, Status, joined, stream_text
 
 from . import masters, selectors
 from .models import ConsentFormVersionPage

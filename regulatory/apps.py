@@ -11,7 +11,8 @@ class RegulatoryConfig(AppConfig):
     def ready(self):
         from cms.models import HOME_CONTEXT
 
-        from . import audit_mirror, checks, folding, receivers, tmf_sources  # noqa: F401  (system checks, receivers)
+        from . import audit_mirror, checks, folding, receivers  # noqa: F401  (system checks, receivers)
+        from .tmf import sources as tmf_sources
 
         tmf_sources.register()
         post_migrate.connect(_trial_role_groups, sender=self, dispatch_uid="trialdocs_trial_role_groups")

@@ -14,9 +14,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 
-from . import demo_protocol, demo_qc, filing, services
+from . import demo_protocol, demo_qc, services
 from .demo_accounts import DEMO_PASSWORD
 from .models import InvestigationalSite, Role, TrialPage
+from .tmf import filing, inspection
 
 TRIAL = {
     "title": (
@@ -211,7 +212,7 @@ def _inspection_window(*, trial, report) -> None:
     if InspectorGrant.objects.active().filter(inspector=inspector, trial=trial).exists():
         return
     now = timezone.now()
-    services.grant_create(actor=User.objects.get(username="sponsor"), trial=trial, inspector=inspector,
+    inspection.grant_create(actor=User.objects.get(username="sponsor"), trial=trial, inspector=inspector,
                           starts_at=now - datetime.timedelta(days=1), ends_at=now + datetime.timedelta(days=30),
                           purpose="Inspection ANSM (démo)")
     report["created"].append("inspection window for inspector")

@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from .models import InvestigationalSite, QcStatus, TmfArtifact, TmfDocument, TmfMilestone, TrialMilestone
-from .services import tmf_filing, tmf_qc
+from .tmf import qc as tmf_qc
+from .tmf import uploads as tmf_filing
 
 
 def _pdf(title: str) -> bytes:

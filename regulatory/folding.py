@@ -2,7 +2,7 @@
 
 PostgreSQL folds in the database (`unaccent` in the text search configuration `trialdocs_french`, migration
 0015). On SQLite the function `trialdocs_fold` is registered on every connection (deterministic, so SQLite may
-use it in indexes and in constant folding) and `tmf_filing.search` compares folded text with folded words.
+use it in indexes and in constant folding) and `regulatory.tmf.search` compares folded text with folded words.
 """
 
 import unicodedata

@@ -47,13 +47,13 @@ def audit_page_published(sender, instance, revision, **kwargs):
         services.page_revision_audit(actor=audit.request_user(), page=instance, verb=verb)
 
 
-# --- TMF filing (regulatory/filing.py): a filed page refiles itself and what it can supersede when published or
+# --- TMF filing (regulatory/tmf/filing.py): a filed page refiles itself and what it can supersede when published or
 # unpublished; the saves that refile other sources are connected by `filing.register`.
 
 @receiver(page_published, dispatch_uid="trialdocs_tmf_page_published")
 @receiver(page_unpublished, dispatch_uid="trialdocs_tmf_page_unpublished")
 def file_page(sender, instance, **kwargs):
-    from . import filing
+    from regulatory.tmf import filing
 
     page = instance.specific
     source = filing.source_of(page)

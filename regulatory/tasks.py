@@ -16,8 +16,9 @@ from django_tasks import task
 
 from cms.files import delete_quietly
 
-from . import audit, exchange, tmf
+from . import audit, tmf
 from .models import TmfDocument, TmfExportJob
+from .tmf import exchange
 
 logger = logging.getLogger(__name__)
 State = TmfExportJob.State

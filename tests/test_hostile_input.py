@@ -802,7 +802,7 @@ def too_many_fields(world, participant, forms, settings, monkeypatch):  # noqa: 
 
 
 def tmf_over_50_mb(world, participant, forms, settings, monkeypatch):  # noqa: F811
-    from regulatory.services import tmf_filing
+    from regulatory.tmf import uploads as tmf_filing
 
     monkeypatch.setattr(tmf_filing, "MAX_UPLOAD_BYTES", len(PDF) - 1)  # as if the file were 50 MB + 1 byte
     return world.sponsor, f"{TMF}upload/", tmf_post(site=world.site_a.pk), "trop volumineux (50 Mo au plus)"

@@ -36,8 +36,9 @@ from regulatory.models import (
     TmfMilestone,
     TrialCollection,
 )
-from regulatory.services import tmf_filing, tmf_qc
 from regulatory.tests.factories import PASSWORD, delegate, make_member, make_nurse, make_opinion, make_version
+from regulatory.tmf import qc as tmf_qc
+from regulatory.tmf import uploads as tmf_filing
 from tests.sharing import shared_fixture
 
 from . import permission_matrix as matrix

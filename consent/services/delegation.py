@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cms.files import StorageFailed, save_whole
-from regulatory import accounts, audit, permissions, sheets
+from regulatory import accounts, audit, permissions
 from regulatory.models import DelegatedTask, DelegationEntry, DelegationLogPrint, InvestigationalSite
+from regulatory.tmf import sheets
 
 from ..pki import load_identity
 from ..signing import SignatureRequest, SigningError, sign_pdf

@@ -10,11 +10,12 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from regulatory import audit, filing, permissions
+from regulatory import audit, permissions
 from regulatory.approvals import earliest_effective_date, effectiveness_blockers
-from regulatory.milestones import activation_gate_refusal
 from regulatory.models import InvestigationalSite, TrialPage
 from regulatory.services import ensure_review_workflow
+from regulatory.tmf import filing
+from regulatory.tmf.milestones import activation_gate_refusal
 
 from ..models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
 

@@ -203,7 +203,7 @@ def test_where_the_sponsor_asks_the_delegation_waits_for_the_protocol_acknowledg
 def test_the_isf_holds_the_sites_documents_and_records_and_exports_formula_safe(world, forms, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from regulatory.services import tmf_filing
+    from regulatory.tmf import uploads as tmf_filing
 
     participant = services.participant_create(actor=world.coordinator_a, site=world.site_a)
     record(world, participant, forms["patient"], actor=world.coordinator_a)

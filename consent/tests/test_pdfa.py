@@ -25,7 +25,7 @@ from consent.signing import SignatureRequest, sign_pdf
 from consent.tests.test_pdf import FORM, HEADER
 from consent.tests.test_signing import dummy_timestamper
 from consent.verification import verify_pdf
-from regulatory.sheets import record_sheet
+from regulatory.tmf.sheets import record_sheet
 
 pytestmark = pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils is installed by .ci/run")
 

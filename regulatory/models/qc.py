@@ -2,7 +2,7 @@
 
 A document filed by hand (and one filed automatically, where the trial's `TmfSettings` asks for it) waits for QC:
 pending → approved, or rejected with a `TmfQcIssue`. The issue is closed by filing a new version of the document.
-Decisions are made by `regulatory.services.tmf_qc`, decided by `regulatory.permissions.tmf_qc_refusal`.
+Decisions are made by `regulatory.tmf.qc`, decided by `regulatory.permissions.tmf_qc_refusal`.
 """
 
 from django.conf import settings

@@ -80,7 +80,7 @@ LISTING_ORDER = ("level", "site_id", "series", "-document_date", "-pk")
 class TmfDocument(models.Model):
     """One document filed in a trial's TMF, at trial, country or site level.
 
-    Filed automatically (`regulatory.filing`: the source object is named by `source_type`/`source_id`, and its
+    Filed automatically (`regulatory.tmf.filing`: the source object is named by `source_type`/`source_id`, and its
     content is produced from it) or uploaded by hand (`file`). Rows are never deleted: a newer version of the
     same `series` marks the older one superseded.
 
@@ -125,7 +125,7 @@ class TmfDocument(models.Model):
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+", verbose_name=_("filed by"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    # Quality control (`regulatory.services.tmf_qc`): every writer sets it (a document filed by hand or imported is
+    # Quality control (`regulatory.tmf.qc`): every writer sets it (a document filed by hand or imported is
     # pending, hidden from inspectors until approved). Automatic filings a trial does not QC are approved with no
     # `qc_by`, as are the documents filed before QC existed (migrations 0018-0019).
     qc_status = models.CharField(_("QC status"), max_length=8, choices=QcStatus.choices, default=QcStatus.APPROVED)

@@ -1,7 +1,7 @@
-"""Writes of the regulatory app. Each runs in one transaction and leaves its audit entries."""
+"""Writes of the regulatory app. Each runs in one transaction and leaves its audit entries. (The TMF's writes —
+filing by hand, QC, inspection windows — are in `regulatory.tmf`.)"""
 
 from .api_tokens import api_token_issue, api_token_revoke
-from .inspection import grant_create, grant_revoke
 from .protocol import (
     acknowledgement_create,
     activation_create,
@@ -42,8 +42,6 @@ __all__ = [
     "approval_sign",
     "correspondence_item_create",
     "ensure_review_workflow",
-    "grant_create",
-    "grant_revoke",
     "page_revision_audit",
     "protocol_version_create",
     "reminder_send",

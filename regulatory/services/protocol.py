@@ -10,11 +10,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cms.public import public_url
+from regulatory.tmf.milestones import activation_gate_refusal
 
 from .. import audit, permissions
 from ..approvals import earliest_effective_date, effectiveness_blockers
 from ..mail import send_formal
-from ..milestones import activation_gate_refusal
 from ..models import ActivationNotice, InvestigationalSite, ProtocolVersionPage, SiteAcknowledgement, SiteActivation
 from ..selectors import site_staff
 

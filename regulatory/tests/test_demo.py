@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from wagtail.models import Revision
 
-from regulatory import milestones
 from regulatory.demo_accounts import DEMO_PASSWORD
 from regulatory.models import AuditEntry, InvestigationalSite, RoleGroup, TmfDocument, TmfQcIssue, TrialPage
+from regulatory.tmf import milestones
 
 
 def state():

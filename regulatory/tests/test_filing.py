@@ -5,9 +5,10 @@ import datetime
 from django.utils import timezone
 
 from consent.tests.factories import make_form
-from regulatory import filing, services
+from regulatory import services
 from regulatory.models import SiteActivation, TmfArtifact, TmfDocument
 from regulatory.tests.factories import make_opinion, make_version, protocol_of
+from regulatory.tmf import filing
 
 # Names as the v3.3.1 spreadsheet gives them (the taxonomy itself is checked against the spreadsheet elsewhere).
 EXPECTED_NAMES = {

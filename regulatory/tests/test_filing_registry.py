@@ -6,9 +6,10 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from regulatory import filing, services
-from regulatory.filing import Filing
+from regulatory import services
 from regulatory.models import InvestigationalSite, TmfDocument, TmfLevel
+from regulatory.tmf import filing
+from regulatory.tmf.filing import Filing
 
 SITE_CONTACT_DETAILS = "05.01.01"
 

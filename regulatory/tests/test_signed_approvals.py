@@ -149,7 +149,7 @@ def test_a_signed_approval_states_its_meaning_on_the_page_the_history_and_the_pd
     assert final.meaning in history
 
     from regulatory.models import TmfDocument
-    from regulatory.sheets import protocol_sheet
+    from regulatory.tmf.sheets import protocol_sheet
 
     document = TmfDocument.objects.filter(source_id=str(version.pk)).first()
     assert document is not None

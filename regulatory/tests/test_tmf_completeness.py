@@ -1,4 +1,4 @@
-"""TMF completeness (regulatory/completeness.py, completeness_views.py): expected artifacts per place against what
+"""TMF completeness (regulatory/tmf/completeness.py, completeness_views.py): expected artifacts per place against what
 is filed, the sponsor's settings, the exports, and a query count that does not grow with the documents."""
 
 import csv
@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from regulatory import completeness as rules
 from regulatory import permissions, services
 from regulatory.models import AuditEntry, Role, TmfArtifact, TmfDocument, TmfExpectation, TmfLevel
 from regulatory.tests.factories import make_grant, make_member, make_opinion, make_site, make_version
+from regulatory.tmf import completeness as rules
 
 URL = "/tmf/NCT07063680/completeness/"
 SETTINGS = "/tmf/NCT07063680/completeness/settings/"
@@ -226,7 +226,7 @@ def test_xlsx_export_is_formula_safe(world, as_user):
 
 
 def test_without_openpyxl_only_csv_is_offered(world, as_user, monkeypatch):
-    monkeypatch.setattr("regulatory.completeness_views.XLSX_AVAILABLE", False)
+    monkeypatch.setattr("regulatory.tmf.completeness_views.XLSX_AVAILABLE", False)
     client = as_user(world.sponsor)
     assert "?format=xlsx" not in client.get(URL).content.decode()
     assert client.get(URL, {"format": "xlsx"}).status_code == 404

@@ -24,10 +24,11 @@ from lxml import etree
 
 from consent import services as consent_services
 from consent.tests.factories import make_form
-from regulatory import exchange, filing, tmf
+from regulatory import tmf
 from regulatory.management.commands import tmf_index
 from regulatory.models import AuditEntry, TmfDocument, TmfExportJob
 from regulatory.tests.factories import make_grant, make_opinion, make_site, make_trial, make_user, make_version
+from regulatory.tmf import exchange, filing
 from tests.sharing import shared_fixture
 
 NS = {"ems": exchange.NAMESPACE}
@@ -406,7 +407,7 @@ def test_hostile_packages_are_refused_with_nothing_written(tmf_world, twin, tmp_
 def test_a_huge_inventory_is_refused_before_parsing(tmf_world, twin, tmp_path, monkeypatch):
     path, _summary = export(tmf_world.trial, tmp_path)
     size = zipfile.ZipFile(path).getinfo("exchange.xml").file_size
-    monkeypatch.setattr(exchange, "MAX_INVENTORY_BYTES", size - 1)
+    monkeypatch.setattr(exchange.package, "MAX_INVENTORY_BYTES", size - 1)
     assert exchange.verify_package(path) == ["exchange.xml est trop volumineux."]
     with pytest.raises(ValidationError):
         exchange.import_package(path, trial=twin.trial, actor=None)
@@ -428,7 +429,7 @@ def test_a_text_node_over_libxml2s_limit_is_refused(tmf_world, twin, tmp_path):
 
 def test_too_many_entries_are_refused_before_reading(tmf_world, twin, tmp_path, monkeypatch):
     path, _summary = export(tmf_world.trial, tmp_path)
-    monkeypatch.setattr(exchange, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(exchange.package, "MAX_ENTRIES", 3)
     problems = exchange.verify_package(path)
     assert len(problems) == 1 and "trop" in problems[0]
     with pytest.raises(ValidationError):
@@ -438,7 +439,7 @@ def test_too_many_entries_are_refused_before_reading(tmf_world, twin, tmp_path, 
 
 def test_oversized_totals_links_and_duplicates_are_refused(tmf_world, twin, tmp_path, monkeypatch):
     path, _summary = export(tmf_world.trial, tmp_path)
-    monkeypatch.setattr(exchange, "MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(exchange.package, "MAX_TOTAL_BYTES", 1000)
     assert any("trop volumineux" in p for p in exchange.verify_package(path))
     monkeypatch.undo()
     link = zipfile.ZipInfo("05_Site_Management/link.pdf")
@@ -457,8 +458,8 @@ def test_oversized_totals_links_and_duplicates_are_refused(tmf_world, twin, tmp_
 # --- The official EMS schema ------------------------------------------------------------------------------------
 
 def test_the_shipped_schema_is_the_official_one():
-    """The copies in regulatory/tmf_schema are the reference ones, byte for byte (SOURCES.md gives their SHA-256),
-    and the schema's own example validates against it."""
+    """The copies in regulatory/tmf/exchange/tmf_schema are the reference ones, byte for byte (SOURCES.md gives
+    their SHA-256), and the schema's own example validates against it."""
     sources = (SCHEMA_DIR / "SOURCES.md").read_text()
     for path in (XSD, EXAMPLE):
         assert f"`{path.name}`" in sources and hashlib.sha256(path.read_bytes()).hexdigest() in sources

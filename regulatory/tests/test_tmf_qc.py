@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from regulatory import completeness, milestones, permissions, qc_metrics, services
+from regulatory import permissions, services
 from regulatory.models import (
     AuditEntry,
     QcStatus,
@@ -29,8 +29,10 @@ from regulatory.models import (
     TmfQcIssue,
     TmfSettings,
 )
-from regulatory.services import tmf_filing, tmf_qc
 from regulatory.tests.factories import make_member, make_opinion, make_version
+from regulatory.tmf import completeness, milestones, qc_metrics
+from regulatory.tmf import qc as tmf_qc
+from regulatory.tmf import uploads as tmf_filing
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 BASE = "/tmf/NCT07063680"

@@ -13,8 +13,8 @@ from consent.tests.factories import make_form
 from regulatory import tmf as tmf_reads
 from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument
 from regulatory.models.tmf import SearchVectorColumn
-from regulatory.services import tmf_filing
 from regulatory.tests.factories import make_grant, make_member, make_opinion, make_site, make_user, make_version
+from regulatory.tmf import search as tmf_search
 from tests.sharing import shared_fixture
 
 BASE = "/tmf/NCT07063680/"
@@ -379,10 +379,10 @@ def test_the_search_vector_is_a_stored_generated_column_with_a_gin_index(world):
 @postgres_only
 def test_search_finds_a_stemmed_french_word_in_the_title_first_then_the_text(world, searchable):
     for words in ("rapport", "rapports", "RAPPORT"):
-        found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), words)
+        found = tmf_search.search(TmfDocument.objects.filter(trial=world.trial), words)
         assert list(found) == [searchable.title, searchable.text], words
         assert found[0].search_rank > found[1].search_rank > 0
-    sql = str(tmf_filing.search(TmfDocument.objects.all(), "rapport").query)
+    sql = str(tmf_search.search(TmfDocument.objects.all(), "rapport").query)
     assert '"regulatory_tmfdocument"."search_vector" @@ (websearch_to_tsquery' in sql
     assert 'ts_rank("regulatory_tmfdocument"."search_vector", websearch_to_tsquery' in sql
     assert "to_tsvector" not in sql  # nothing computed per row: the stored column is matched and ranked
@@ -391,7 +391,7 @@ def test_search_finds_a_stemmed_french_word_in_the_title_first_then_the_text(wor
 @postgres_only
 def test_search_reads_words_as_a_web_search(world, searchable):
     def titles(words):
-        return {d.title for d in tmf_filing.search(TmfDocument.objects.all(), words)}
+        return {d.title for d in tmf_search.search(TmfDocument.objects.all(), words)}
 
     assert titles("rapport -monitorage") == {"Courrier au comité"}
     assert titles('"rapport annuel"') == {"Courrier au comité"}
@@ -408,7 +408,7 @@ def test_the_search_vector_follows_every_write(world, searchable, as_user):
     found = as_user(world.sponsor).get(f"{BASE}search/?q=rapport").context["page"]
     assert found.paginator.count == 4
     assert [d.title for d in found.object_list][-1] == "Courrier au comité"  # the only match in the text alone
-    ranked = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
+    ranked = tmf_search.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
     assert list(found.object_list) == list(ranked)  # the page shows the search's order
 
 
@@ -430,7 +430,7 @@ def test_a_ranked_search_pages_over_ids_then_reads_the_page(world, as_user):
 @postgres_only
 def test_a_search_works_inside_a_subquery(world, searchable):
     """The column follows the table's alias when the search becomes a subquery (U0 …)."""
-    found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
+    found = tmf_search.search(TmfDocument.objects.filter(trial=world.trial), "rapport")
     outer = TmfDocument.objects.filter(pk__in=found.values("pk"))
     assert set(outer) == {searchable.title, searchable.text}
     assert found.count() == 2
@@ -441,7 +441,7 @@ def test_search_on_sqlite_keeps_substrings(world):
         pytest.skip("substring search is SQLite's")
     filed(world.trial, "01.01.06", title="Rapports de monitorage")
     filed(world.trial, "01.01.08", title="Courrier", search_text="rapport annuel")
-    found = tmf_filing.search(TmfDocument.objects.all(), "rapport")
+    found = tmf_search.search(TmfDocument.objects.all(), "rapport")
     assert {d.title for d in found} == {"Rapports de monitorage", "Courrier"}
     assert "search_vector" not in str(found.query)
 
@@ -458,9 +458,9 @@ def test_search_ignores_accents_and_case_on_both_databases(world, as_user):
     filed(world.trial, "01.01.08", title="Courrier", search_text="Cas d'HYPONATRÉMIE déclaré ; œdème")
     filed(world.trial, "01.01.14", title="Certificat", search_text="Rien à voir")
     for words in ("hyponatremie", "hyponatrémie", "HYPONATREMIE", "Hyponatrémie"):
-        found = tmf_filing.search(TmfDocument.objects.filter(trial=world.trial), words)
+        found = tmf_search.search(TmfDocument.objects.filter(trial=world.trial), words)
         assert {d.title for d in found} == {"Hyponatrémie sévère", "Courrier"}, words
-    assert {d.title for d in tmf_filing.search(TmfDocument.objects.all(), "oedeme")} == {"Courrier"}
-    assert {d.title for d in tmf_filing.search(TmfDocument.objects.all(), "severe")} == {"Hyponatrémie sévère"}
+    assert {d.title for d in tmf_search.search(TmfDocument.objects.all(), "oedeme")} == {"Courrier"}
+    assert {d.title for d in tmf_search.search(TmfDocument.objects.all(), "severe")} == {"Hyponatrémie sévère"}
     page = as_user(world.sponsor).get(f"{BASE}search/?q=hyponatremie").context["page"]
     assert page.paginator.count == 2

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from regulatory import exchange
+from regulatory.tmf import exchange
 
 from .tmf_index import trial_or_error
 

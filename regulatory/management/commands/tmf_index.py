@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from regulatory import audit, exchange
+from regulatory import audit
 from regulatory.models import TrialPage
+from regulatory.tmf import exchange
 
 FORMATS = ("csv", "xlsx")
 

@@ -1,21 +1,18 @@
-"""Filing documents in the TMF by hand, and searching it."""
+"""Filing documents in the TMF by hand: checks of the file, its place in the TMF, the upload itself (one
+transaction, its audit entry, the file removed if the record is not kept)."""
 
 import hashlib
 import re
 
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
-from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db import transaction
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from cms.files import StorageFailed, save_whole
 from regulatory import audit, tmf
 from regulatory.models import QcStatus, TmfDocument, TmfLevel
-from regulatory.models.tmf import SearchVectorColumn
-from regulatory.services import tmf_qc
-
-__all__ = ["TmfLevel", "file_upload", "search"]
+from regulatory.tmf import qc
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # Extension → the first bytes a real file of that type starts with ("" when the format has no signature).
@@ -113,7 +110,7 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
         with transaction.atomic():
             document.save()
             if replaces is not None:
-                tmf_qc.issue_close_by_new_version(actor=actor, old=replaces, new=document)
+                qc.issue_close_by_new_version(actor=actor, old=replaces, new=document)
                 before = replaces.status
                 replaces.series = series
                 replaces.status = TmfDocument.Status.SUPERSEDED
@@ -129,38 +126,3 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
         document.file.delete(save=False)
         raise
     return document
-
-
-def search(documents: QuerySet, words: str) -> QuerySet:
-    """Full-text search: French stemming and ranking on PostgreSQL, every word as a substring on SQLite; accents
-    and case never matter ("hyponatremie" finds "Hyponatrémie": `regulatory.folding`).
-
-    On PostgreSQL, words are read as a web search (`websearch_to_tsquery`: "quoted phrases", `or`, -excluded) and
-    matched against the stored `search_vector` column (title weighted A, searchable text B; GIN index
-    `tmf_search_vector_gin`, migration 0010), which the ranking reads too: nothing is computed per row.
-    """
-    words = words.strip()[:200]
-    if not words:
-        return documents
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank
-
-        vector = SearchVectorColumn()
-        query = SearchQuery(words, config="trialdocs_french", search_type="websearch")
-        # Filter on the match itself (@@): ts_rank gives non-matching rows a tiny positive rank, not 0.
-        return (documents.alias(search=vector).annotate(search_rank=SearchRank(vector, query)).filter(search=query)
-                .order_by("-search_rank", "artifact__number", "-document_date"))
-    from django.db.models import Func, TextField
-
-    from regulatory.folding import SQLITE_FUNCTION, fold
-
-    def folded(field):
-        return Func(field, function=SQLITE_FUNCTION, output_field=TextField())
-
-    condition = Q()
-    for word in words.split():
-        word = fold(word)
-        condition &= (Q(folded_title__contains=word) | Q(folded_text__contains=word)
-                      | Q(folded_artifact__contains=word))
-    return documents.alias(folded_title=folded("title"), folded_text=folded("search_text"),
-                           folded_artifact=folded("artifact__name")).filter(condition)

@@ -2,7 +2,7 @@
 
 The engine below knows no model of its own. Each kind of filed document is one `FiledSource`, registered by the
 app that owns the model from its AppConfig.ready() (`register`): regulatory's protocol versions, letters and
-site acknowledgements (`regulatory/tmf_sources.py`), consent's form versions (`consent/tmf_sources.py`). A source
+site acknowledgements (`regulatory/tmf/sources.py`), consent's form versions (`consent/tmf_sources.py`). A source
 says which objects of a trial it files, the `Filing`s one object gives (artifact, level, status, version), which
 other objects a change of it can supersede, how the bytes an inspector downloads are produced, and which saves
 refile it (a page source is also refiled when published or unpublished: `receivers.file_page`).
@@ -30,9 +30,9 @@ from django.db.models.signals import post_save
 from django.utils.html import strip_tags
 from django.utils.text import get_valid_filename
 
-from . import tmf
-from .models import InvestigationalSite, QcStatus, TmfDocument, TmfSettings, TrialPage
-from .models.correspondence import Correspondent, ItemType
+from regulatory import tmf
+from regulatory.models import InvestigationalSite, QcStatus, TmfDocument, TmfSettings, TrialPage
+from regulatory.models.correspondence import Correspondent, ItemType
 
 # Artifact numbers (TMF Reference Model v3.3.1).
 PROTOCOL = "02.01.02"

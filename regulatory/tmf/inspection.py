@@ -10,8 +10,7 @@ from django.utils.translation import gettext as _
 
 from regulatory import audit, permissions
 from regulatory.models import InspectorGrant, InvestigationalSite, Role, TrialPage
-
-from .trials import role_grant
+from regulatory.services.trials import role_grant
 
 
 def _window_changes(grant: InspectorGrant) -> dict:

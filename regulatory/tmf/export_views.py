@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import audit, permissions, tasks, tmf
-from .models import TmfExportJob
+from regulatory import audit, permissions, tasks, tmf
+from regulatory.models import TmfExportJob
 
 RECENT = 20
 STATE_LABELS = {

@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from . import permissions
-from .completeness import COUNTED
-from .models import InvestigationalSite, QcStatus, TmfArtifact, TmfDocument, TmfLevel, TrialMilestone, TrialPage
+from regulatory import permissions
+from regulatory.models import (
+    InvestigationalSite,
+    QcStatus,
+    TmfArtifact,
+    TmfDocument,
+    TmfLevel,
+    TrialMilestone,
+    TrialPage,
+)
+from regulatory.tmf.completeness import COUNTED
 
 SITE_ACTIVATION = 3  # "Site Live / Ready / Open for Enrollment" in the Reference Model's milestones
 
@@ -123,7 +131,7 @@ def activation_missing(site: InvestigationalSite) -> list[TmfArtifact] | None:
 def activation_gate_refusal(site: InvestigationalSite) -> str | None:
     """Why no version may take effect at `site` now (the trial's activation gate is on and the site's activation
     documents are missing), or None."""
-    from .models import TmfSettings
+    from regulatory.models import TmfSettings
 
     if not TmfSettings.objects.filter(trial_id=site.trial_id, activation_gate=True).exists():
         return None

@@ -4,9 +4,7 @@ acknowledgements, as sources of the filing engine (`filing.FiledSource`), regist
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from . import filing, sheets
-from .filing import Filing, Status, joined, stream_text
-from .models import (
+from regulatory.models import (
     CorrespondenceAttachment,
     CorrespondenceItemPage,
     ProtocolVersionPage,
@@ -14,6 +12,8 @@ from .models import (
     TmfLevel,
     TrialPage,
 )
+from regulatory.tmf import filing, sheets
+from regulatory.tmf.filing import Filing, Status, joined, stream_text
 
 
 class ProtocolVersionSource(filing.FiledSource):

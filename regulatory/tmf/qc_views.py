@@ -7,7 +7,7 @@
 
 The QC pages are the sponsor side's (`permissions.sees_tmf_qc_pending`); milestones are read by every TMF reader
 (an inspector sees QC-approved documents only, and the sites of the window); writes go through
-`services.tmf_qc`.
+`regulatory.tmf.qc`.
 """
 
 import csv
@@ -27,12 +27,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cms.cells import csv_cell
-
-from . import milestones as milestone_reads
-from . import permissions, qc_metrics, tmf
-from .completeness_views import XLSX_TYPE
-from .models import QcStatus, TmfArtifact, TmfLevel, TmfMilestone, TrialMilestone
-from .services import tmf_qc
+from regulatory import permissions, tmf
+from regulatory.models import QcStatus, TmfArtifact, TmfLevel, TmfMilestone, TrialMilestone
+from regulatory.tmf import milestones as milestone_reads
+from regulatory.tmf import qc as qc_writes
+from regulatory.tmf import qc_metrics
+from regulatory.tmf.completeness_views import XLSX_TYPE
 
 CHART_LEFT, CHART_WIDTH = 170, 320
 
@@ -74,7 +74,7 @@ def _export(trial, result, fmt: str) -> HttpResponse:
     else:
         from openpyxl import Workbook
 
-        from .spreadsheets import append_row
+        from regulatory.spreadsheets import append_row
 
         workbook = Workbook()
         sheet = workbook.active
@@ -109,7 +109,7 @@ def qc(request, nct: str):
         "rejected": rejected[:200], "chart": chart, "chart_height": 30 * len(chart) + 6,
         "can_qc": permissions.can_qc_tmf(request.user, trial),
         "can_manage": permissions.can_manage_trial(request.user, trial),
-        "categories": tmf_qc.qc_categories(), "crumbs": [(gettext("Quality control"), "")],
+        "categories": qc_writes.qc_categories(), "crumbs": [(gettext("Quality control"), "")],
     })
 
 
@@ -123,10 +123,10 @@ def qc_decide(request, nct: str, pk: int):
     decision = request.POST.get("decision", "")
     try:
         if decision == "approve":
-            tmf_qc.qc_approve(actor=request.user, document=document)
+            qc_writes.qc_approve(actor=request.user, document=document)
             messages.success(request, gettext("The document is QC-approved."))
         elif decision == "reject":
-            tmf_qc.qc_reject(actor=request.user, document=document, category=request.POST.get("category", ""),
+            qc_writes.qc_reject(actor=request.user, document=document, category=request.POST.get("category", ""),
                              comment=request.POST.get("comment", ""))
             messages.success(request, gettext("The document is rejected at QC; its QC issue is open until a new "
                                               "version is filed."))
@@ -156,13 +156,13 @@ def qc_settings(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
     if not permissions.can_manage_trial(request.user, trial):
         raise Http404
-    current = tmf_qc.settings_of(trial)
+    current = qc_writes.settings_of(trial)
     form = SettingsForm(request.POST or None, initial={
         "qc_automatic": current.qc_automatic, "timeliness_days": current.timeliness_days,
         "activation_gate": current.activation_gate})
     if request.method == "POST" and form.is_valid():
         try:
-            tmf_qc.settings_save(actor=request.user, trial=trial, **form.cleaned_data)
+            qc_writes.settings_save(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error(None, message)
@@ -232,7 +232,7 @@ def milestones(request, nct: str):
     form = MilestoneForm(request.POST or None, trial=trial, initial=initial) if can_manage else None
     if request.method == "POST" and form.is_valid():
         try:
-            tmf_qc.milestone_save(actor=request.user, trial=trial, milestone=editing, **form.cleaned_data)
+            qc_writes.milestone_save(actor=request.user, trial=trial, milestone=editing, **form.cleaned_data)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error(None, message)

@@ -2,20 +2,20 @@
 
 from django.urls import path
 
-from . import completeness_views, export_views, qc_views, tmf_views
+from . import completeness_views, export_views, qc_views, views
 
 urlpatterns = [
-    path("<str:nct>/", tmf_views.home, name="tmf_home"),
-    path("<str:nct>/zone/<str:zone>/", tmf_views.zone, name="tmf_zone"),
-    path("<str:nct>/artifact/<str:number>/", tmf_views.artifact, name="tmf_artifact"),
-    path("<str:nct>/search/", tmf_views.search, name="tmf_search"),
-    path("<str:nct>/documents/<int:pk>/", tmf_views.document, name="tmf_document"),
-    path("<str:nct>/documents/<int:pk>/view/", tmf_views.document_file, {"inline": True}, name="tmf_document_view"),
-    path("<str:nct>/documents/<int:pk>/download/", tmf_views.document_file, {"inline": False},
+    path("<str:nct>/", views.home, name="tmf_home"),
+    path("<str:nct>/zone/<str:zone>/", views.zone, name="tmf_zone"),
+    path("<str:nct>/artifact/<str:number>/", views.artifact, name="tmf_artifact"),
+    path("<str:nct>/search/", views.search, name="tmf_search"),
+    path("<str:nct>/documents/<int:pk>/", views.document, name="tmf_document"),
+    path("<str:nct>/documents/<int:pk>/view/", views.document_file, {"inline": True}, name="tmf_document_view"),
+    path("<str:nct>/documents/<int:pk>/download/", views.document_file, {"inline": False},
          name="tmf_document_download"),
-    path("<str:nct>/upload/", tmf_views.upload, name="tmf_upload"),
-    path("<str:nct>/inspections/", tmf_views.inspections, name="tmf_inspections"),
-    path("<str:nct>/inspections/<int:pk>/close/", tmf_views.inspection_close, name="tmf_inspection_close"),
+    path("<str:nct>/upload/", views.upload, name="tmf_upload"),
+    path("<str:nct>/inspections/", views.inspections, name="tmf_inspections"),
+    path("<str:nct>/inspections/<int:pk>/close/", views.inspection_close, name="tmf_inspection_close"),
 ]
 
 urlpatterns += [

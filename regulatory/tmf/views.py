@@ -21,13 +21,23 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from . import filing, permissions, services, tmf
-from .audit_labels import action_label
-from .filing import content
-from .forms import ModelMultipleChoiceField
-from .models import AuditEntry, FixityRun, InspectorGrant, TmfArtifact, TmfDocument, TmfSection, TmfZone
-from .models.tmf import LISTING_ORDER
-from .services import tmf_filing, tmf_qc
+from regulatory import permissions, tmf
+from regulatory.audit_labels import action_label
+from regulatory.forms import ModelMultipleChoiceField
+from regulatory.models import (
+    AuditEntry,
+    FixityRun,
+    InspectorGrant,
+    TmfArtifact,
+    TmfDocument,
+    TmfLevel,
+    TmfSection,
+    TmfZone,
+)
+from regulatory.models.tmf import LISTING_ORDER
+from regulatory.tmf import filing, inspection, qc, uploads
+from regulatory.tmf import search as full_text
+from regulatory.tmf.filing import content
 
 PAGE_SIZE = 50
 
@@ -60,7 +70,7 @@ class FilterForm(forms.Form):
         if data["date_to"]:
             documents = documents.filter(document_date__lte=data["date_to"])
         if data["q"].strip():
-            documents = tmf_filing.search(documents, data["q"])
+            documents = full_text.search(documents, data["q"])
         return documents
 
 
@@ -85,7 +95,7 @@ def _listing(request, trial, documents, template: str, **extra):
 
 
 def _page(documents, number):
-    """One page of a listing. A ranked search (`tmf_filing.search` on PostgreSQL) must rank every match before it
+    """One page of a listing. A ranked search (`search.search` on PostgreSQL) must rank every match before it
     knows the page, so it pages over the matches' ids alone (narrow rows, no joins but the artifact it sorts on),
     then reads the page's documents with their artifact and site in a second query."""
     if "search_rank" not in documents.query.annotations:
@@ -166,7 +176,7 @@ def document(request, nct: str, pk: int):
         request, trial, document=document, versions=versions.order_by("-document_date", "-pk"), history=history,
         is_pdf=filing.shows_as_pdf(document), qc_issues=document.qc_issues.select_related("raised_by", "closed_by"),
         can_qc=can_qc, qc_refusal=permissions.tmf_qc_refusal(request.user, document) if can_qc else None,
-        categories=tmf_qc.qc_categories()))
+        categories=qc.qc_categories()))
 
 
 @login_required
@@ -187,7 +197,7 @@ def document_file(request, nct: str, pk: int, inline: bool):
 
 class UploadForm(forms.Form):
     artifact = forms.ModelChoiceField(label=_("Artifact"), queryset=TmfArtifact.objects.select_related("section"))
-    level = forms.ChoiceField(label=_("Level"), choices=tmf_filing.TmfLevel.choices)
+    level = forms.ChoiceField(label=_("Level"), choices=TmfLevel.choices)
     site = forms.ModelChoiceField(label=_("Site"), required=False, queryset=None)
     country = forms.CharField(label=_("Country"), required=False, max_length=2, initial="FR",
                               help_text=_("Two-letter ISO code, for country-level documents."))
@@ -221,7 +231,7 @@ def upload(request, nct: str):
     form = UploadForm(request.POST or None, request.FILES or None, trial=trial)
     if request.method == "POST" and form.is_valid():
         try:
-            document = tmf_filing.file_upload(actor=request.user, trial=trial, **form.cleaned_data)
+            document = uploads.file_upload(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error(None, message)
@@ -245,8 +255,8 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, trial, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["inspector"].queryset = services.inspection.inspector_candidates(trial)
-        self.fields["sites"].queryset = services.inspection.sites_for(trial)
+        self.fields["inspector"].queryset = inspection.inspector_candidates(trial)
+        self.fields["sites"].queryset = inspection.sites_for(trial)
 
 
 def _manager_trial(request, nct):
@@ -262,7 +272,7 @@ def inspections(request, nct: str):
     form = GrantForm(request.POST or None, trial=trial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.grant_create(actor=request.user, trial=trial, **form.cleaned_data)
+            inspection.grant_create(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error(None, message)
@@ -283,7 +293,7 @@ def inspection_close(request, nct: str, pk: int):
     trial = _manager_trial(request, nct)
     grant = get_object_or_404(InspectorGrant, trial=trial, pk=pk)
     try:
-        services.grant_revoke(actor=request.user, grant=grant, reason=request.POST.get("reason", ""))
+        inspection.grant_revoke(actor=request.user, grant=grant, reason=request.POST.get("reason", ""))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)

@@ -2,7 +2,7 @@
 
 QC (TMF Reference Model, "quality review"): a pending document is approved, or rejected with a QC issue (a
 category of `settings.TRIALDOCS_QC_CATEGORIES` and a comment); filing a new version of a rejected document closes
-its issue (`tmf_filing.file_upload` calls `issue_close_by_new_version`). Who decides: `permissions.tmf_qc_refusal`
+its issue (`uploads.file_upload` calls `issue_close_by_new_version`). Who decides: `permissions.tmf_qc_refusal`
 (the trial's TMF QC role, never on one's own upload). Each decision is one transaction with its audit entry,
 shown in the document's history.
 """
@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import audit, permissions
-from ..models import (
+from regulatory import audit, permissions
+from regulatory.models import (
     InvestigationalSite,
     QcStatus,
     TmfArtifact,

@@ -3,7 +3,7 @@ and /tmf/<NCT number>/completeness/settings/ (the sponsor's expected artifacts).
 
 Readers are those of the TMF (`tmf.readable_trial`: sponsor, QA, an inspector inside their window, only for the
 sites it covers, administrators); the settings are the sponsor's and administrators' (`tmf.can_file`), anyone
-else gets a 404. The rules live in `regulatory.completeness`.
+else gets a 404. The rules live in `regulatory.tmf.completeness`.
 """
 
 import csv
@@ -24,9 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from cms.cells import csv_cell
-
-from . import completeness as rules
-from . import tmf
+from regulatory import tmf
+from regulatory.tmf import completeness as rules
 
 # openpyxl is not a declared dependency: the XLSX export is offered only where it is installed.
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
@@ -84,7 +83,7 @@ def _xlsx(trial, result) -> HttpResponse:
     """Typed cells: text as text cells (never a formula, no quote), counts and percentages as numbers."""
     from openpyxl import Workbook
 
-    from .spreadsheets import append_row
+    from regulatory.spreadsheets import append_row
 
     workbook = Workbook()
     sheet = workbook.active

@@ -76,8 +76,8 @@ def letter_sheet(item, document) -> bytes:
 
 
 def protocol_sheet(version, document) -> bytes:
-    from .filing import stream_text
-    from .services import signatures_of
+    from regulatory.services import signatures_of
+    from regulatory.tmf.filing import stream_text
 
     approvals = [("Approbation (signature électronique)", signature.meaning) for signature in signatures_of(version)]
     rows = [("Version", f"{version.version_number} du {version.version_date:%d/%m/%Y}"),
@@ -104,7 +104,7 @@ def delegation_log_sheet(site, entries, *, number: int) -> bytes:
     signature (11.50: printed name, date and time, meaning) and the staff member's acknowledgement."""
     from reportlab.lib.pagesizes import landscape
 
-    from .models import DelegatedTask
+    from regulatory.models import DelegatedTask
 
     register_fonts()
     labels = dict(DelegatedTask.choices)

@@ -21,9 +21,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import pgettext
 
-from . import permissions
-from .models import QcStatus, TmfLevel, TmfQcIssue, TrialPage
-from .services.tmf_qc import qc_categories, settings_of
+from regulatory import permissions
+from regulatory.models import QcStatus, TmfLevel, TmfQcIssue, TrialPage
+from regulatory.tmf.qc import qc_categories, settings_of
 
 
 def percentile(values: list[float], p: int) -> float | None:

@@ -32,8 +32,16 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from . import audit, permissions, tmf
-from .models import InvestigationalSite, QcStatus, TmfArtifact, TmfDocument, TmfExpectation, TmfLevel, TrialPage
+from regulatory import audit, permissions, tmf
+from regulatory.models import (
+    InvestigationalSite,
+    QcStatus,
+    TmfArtifact,
+    TmfDocument,
+    TmfExpectation,
+    TmfLevel,
+    TrialPage,
+)
 
 LEVELS = (TmfLevel.TRIAL, TmfLevel.COUNTRY, TmfLevel.SITE)
 COUNTED = (TmfDocument.Status.CURRENT, TmfDocument.Status.APPROVED, TmfDocument.Status.SUPERSEDED)
