@@ -1,5 +1,6 @@
-"""Telling the user why something was refused: each message of a `ValidationError` (or the text of a
-`PermissionDenied`) becomes one error message of Django's messages framework, shown on the next page."""
+"""Telling the user why a service refused: each message of a `ValidationError` (or the text of a `PermissionDenied`)
+becomes one error message shown on the next page (`error_messages`), or one error at the top of the form that is
+shown again (`form_errors`)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,3 +11,9 @@ def error_messages(request, error: ValidationError | PermissionDenied) -> None:
     texts = error.messages if isinstance(error, ValidationError) else [str(error)]
     for text in texts:
         messages.error(request, text)
+
+
+def form_errors(form, error: ValidationError) -> None:
+    """Show each message of a service's refusal at the top of the form (whatever field the service named)."""
+    for text in error.messages:
+        form.add_error(None, text)

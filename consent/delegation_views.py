@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from cms.feedback import error_messages
 from regulatory import permissions
 from regulatory.models import DelegationEntry, DelegationLogPrint
 from regulatory.selectors import site_for_user
@@ -78,8 +79,7 @@ def delegation_acknowledge(request, *, trial, code: str, entry_id: int):
         try:
             entry = services.delegation_acknowledge(actor=request.user, entry=entry, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            error_messages(request, error)
         else:
             messages.success(request, entry.acknowledgement_meaning)
     return HttpResponseRedirect(_url(trial, "delegation_log", site.code.lower()))

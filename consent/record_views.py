@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cms.feedback import error_messages
 from regulatory import permissions
 from regulatory.models import TrialPage
 from regulatory.selectors import site_for_user
@@ -63,8 +64,7 @@ def participants(request, *, trial: TrialPage, code: str):
         try:
             participant = services.participant_create(actor=request.user, site=site)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            error_messages(request, error)
         else:
             messages.success(request, _("Participant %(code)s registered.") % {"code": participant.code})
             return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
@@ -276,8 +276,7 @@ def _participant_event(request, *, trial, code, participant_code, form_class, mi
         except PermissionDenied:
             raise Http404 from None
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            error_messages(request, error)
         else:
             messages.success(request, done % {"code": participant.code})
     return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
@@ -345,8 +344,7 @@ def countersign(request, *, trial, code, participant_code, sequence):
         except PermissionDenied:
             raise Http404 from None
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            error_messages(request, error)
         except SigningUnavailable as error:
             messages.error(request, _("The consent could not be signed, so nothing was recorded: %(error)s")
                            % {"error": error})
@@ -398,8 +396,7 @@ def acknowledge_form(request, *, trial, code, period_id: int):
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     else:
         messages.success(request, _("Acknowledged: %(version)s.") % {"version": period.version})
     return HttpResponseRedirect(_url(trial, "site_detail", site.code.lower()))
@@ -416,8 +413,7 @@ def remind_form(request, *, trial, period_id: int):
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     except OSError:
         messages.error(request, _("The e-mail could not be sent; nothing was recorded. Try again later."))
     else:

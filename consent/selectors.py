@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -12,11 +12,6 @@ from regulatory.models import InvestigationalSite, TrialPage
 from regulatory.selectors import sites_for_user
 
 from .models import ConsentFormIndexPage, ConsentFormVersionPage, FormEffectivity
-
-
-def _in_force(at: datetime):
-    return Q(effective_from__lte=at) & (Q(effective_until__isnull=True) | Q(effective_until__gt=at))
-
 
 # What the list of a site's current forms shows of each version (`current_forms(listing=True)`).
 LISTING_FIELDS = ("kind", "language", "effective_from", "effective_until", "site_id", "version_id", "version__id",
@@ -50,7 +45,7 @@ def current_forms(*, site: InvestigationalSite, at: datetime | None = None,
     at = at or timezone.now()
     chosen_sites = ConsentFormVersionPage.sites.through.objects
     site_specific = chosen_sites.filter(consentformversionpage_id=OuterRef("version_id"))
-    periods = (FormEffectivity.objects.filter(_in_force(at), site=site).select_related("version")
+    periods = (FormEffectivity.objects.in_force(at).filter(site=site).select_related("version")
                .annotate(site_specific=Exists(site_specific), kind_rank=_rank("kind", PATHWAY_ORDER),
                          language_rank=_rank("language", LANGUAGE_ORDER))
                .order_by("kind_rank", "language_rank", "kind", "language"))
@@ -59,13 +54,13 @@ def current_forms(*, site: InvestigationalSite, at: datetime | None = None,
 
 def current_version(*, site: InvestigationalSite, kind: str, language: str,
                     at: datetime | None = None) -> ConsentFormVersionPage | None:
-    period = (FormEffectivity.objects.filter(_in_force(at or timezone.now()), site=site, kind=kind,
-                                             language=language).select_related("version").first())
+    period = (FormEffectivity.objects.in_force(at).filter(site=site, kind=kind, language=language)
+              .select_related("version").first())
     return period.version if period else None
 
 
 def is_current_at(*, version: ConsentFormVersionPage, site: InvestigationalSite, at: datetime | None = None) -> bool:
-    return FormEffectivity.objects.filter(_in_force(at or timezone.now()), site=site, version=version).exists()
+    return FormEffectivity.objects.in_force(at).filter(site=site, version=version).exists()
 
 
 def status(version: ConsentFormVersionPage) -> str:
@@ -136,7 +131,7 @@ STATUS_LABELS = {"draft": _("draft"), "submitted": _("submitted"), "approved": _
 
 
 @dataclass
-class VersionRow:
+class FormVersionRow:
     version: ConsentFormVersionPage
     status: str
     approval: str
@@ -147,14 +142,14 @@ class VersionRow:
         return STATUS_LABELS[self.status]
 
 
-def version_row(*, version: ConsentFormVersionPage, user) -> VersionRow:
+def version_row(*, version: ConsentFormVersionPage, user) -> FormVersionRow:
     trial = version.trial
     sites = list(sites_for_user(user=user, trial=trial))
     periods = list(version.effectivities.filter(site__in=sites).select_related("site").order_by("site__code"))
-    return VersionRow(version, status(version), approval_reference(version), periods)
+    return FormVersionRow(version, status(version), approval_reference(version), periods)
 
 
-def version_rows(*, index: ConsentFormIndexPage, user) -> list[VersionRow]:
+def version_rows(*, index: ConsentFormIndexPage, user) -> list[FormVersionRow]:
     trial = index.get_parent().specific
     return [version_row(version=v, user=user) for v in versions_of_trial(trial=trial, user=user)]
 

@@ -12,7 +12,7 @@ from .models import ConsentFormVersionPage
 
 
 def _in_force(periods, now) -> bool:
-    return any(p.effective_from <= now and (p.effective_until is None or p.effective_until > now) for p in periods)
+    return any(period.in_force_at(now) for period in periods)
 
 
 def _covers(newer_scope: frozenset | None, scope: frozenset | None) -> bool:

@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cms.feedback import error_messages
 from regulatory import permissions
 from regulatory.approvals import effectiveness_blockers
 from regulatory.forms import ModelMultipleChoiceField
@@ -229,8 +230,7 @@ def withdraw_version(request, *, version: ConsentFormVersionPage):
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     else:
         messages.success(request, _("%(version)s is withdrawn.") % {"version": version})
     return HttpResponseRedirect(version.url)

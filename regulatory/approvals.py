@@ -2,6 +2,8 @@
 versions alike. A version offers `live`, `requires_favourable_opinion` and `non_substantial_justification`."""
 
 from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .models import CorrespondenceItemPage
@@ -43,3 +45,13 @@ def earliest_effective_date(version):
         first = opinions(version).first()
         return first.date if first else None
     return version.version_date
+
+
+def start_refusal(version, effective_from) -> str | None:
+    """Why the version cannot take effect from `effective_from` (a day, in the site's time zone, before its
+    `earliest_effective_date`), or None when it can."""
+    earliest = earliest_effective_date(version)
+    if earliest and timezone.localtime(effective_from).date() < earliest:
+        return _("It cannot take effect before %(date)s, the date of the opinion that allows it.") % {
+            "date": date_format(earliest)}
+    return None

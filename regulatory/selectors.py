@@ -167,7 +167,7 @@ class SiteEffect:
 
 
 @dataclass
-class VersionRow:
+class ProtocolVersionRow:
     version: ProtocolVersionPage
     opinions: list
     effects: list[SiteEffect]
@@ -175,7 +175,8 @@ class VersionRow:
     in_review: bool
 
 
-def version_row(*, version: ProtocolVersionPage, user, sites: list[InvestigationalSite] | None = None) -> VersionRow:
+def version_row(*, version: ProtocolVersionPage, user,
+                sites: list[InvestigationalSite] | None = None) -> ProtocolVersionRow:
     trial = version.trial
     sites = sites if sites is not None else list(sites_for_user(user=user, trial=trial))
     now = timezone.now()
@@ -186,18 +187,18 @@ def version_row(*, version: ProtocolVersionPage, user, sites: list[Investigation
         current = effective_version(site=activation.site)
         effects.append(SiteEffect(activation, current is not None and current.pk == version.pk,
                                   activation.effective_from > now))
-    return VersionRow(version=version, opinions=list(approvals.opinions(version)), effects=effects,
+    return ProtocolVersionRow(version=version, opinions=list(approvals.opinions(version)), effects=effects,
                       blockers=approvals.effectiveness_blockers(version),
                       in_review=version.workflow_in_progress)
 
 
-def protocol_history(*, protocol, user) -> list[VersionRow]:
+def protocol_history(*, protocol, user) -> list[ProtocolVersionRow]:
     trial = protocol.get_parent().specific
     sites = list(sites_for_user(user=user, trial=trial))
     return [version_row(version=v, user=user, sites=sites) for v in protocol_versions(trial=trial, user=user)]
 
 
-def version_status(*, version: ProtocolVersionPage, user) -> VersionRow:
+def version_status(*, version: ProtocolVersionPage, user) -> ProtocolVersionRow:
     return version_row(version=version, user=user)
 
 

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from cms.feedback import error_messages
+
 from . import audit, permissions, selectors, services
 from .forms import ActivationForm, LoginForm
 from .models import SiteActivation, TrialPage
@@ -33,11 +35,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 def _site_url(trial: TrialPage, site) -> str:
     return trial.url + trial.reverse_subpage("site_detail", args=[site.code.lower()])
-
-
-def _error_messages(request, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
 
 
 def site_detail(request, *, trial: TrialPage, code: str):
@@ -80,7 +77,7 @@ def acknowledge(request, *, trial: TrialPage, code: str, activation_id: int):
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as error:
-        _error_messages(request, error)
+        error_messages(request, error)
     else:
         messages.success(request, _("Acknowledged: %(version)s.") % {"version": activation.version})
     return HttpResponseRedirect(_site_url(trial, site))
@@ -135,7 +132,7 @@ def remind(request, *, trial: TrialPage, activation_id: int):
     try:
         notice = services.reminder_send(actor=request.user, activation=activation)
     except ValidationError as error:
-        _error_messages(request, error)
+        error_messages(request, error)
     except OSError:
         messages.error(request, _("The e-mail could not be sent; nothing was recorded. Try again later."))
     else:

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalManyToManyField
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
@@ -232,6 +233,13 @@ class ConsentFormVersionPage(FrozenVersionRules, InTrial, RoutablePageMixin, Pag
         return views.withdraw_version(request, version=self)
 
 
+class FormEffectivityQuerySet(models.QuerySet):
+    def in_force(self, at=None):
+        """The periods in force at `at` (now by default): begun, and not ended yet."""
+        at = at or timezone.now()
+        return self.filter(Q(effective_from__lte=at) & (Q(effective_until__isnull=True) | Q(effective_until__gt=at)))
+
+
 class FormEffectivity(models.Model):
     """A period during which one version is the one consent form of its kind and language at one site.
 
@@ -252,6 +260,8 @@ class FormEffectivity(models.Model):
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     notified_at = models.DateTimeField(_("site notified at"), null=True, blank=True)
 
+    objects = FormEffectivityQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("consent-form effectivity")
         verbose_name_plural = _("consent-form effectivities")
@@ -267,6 +277,10 @@ class FormEffectivity(models.Model):
 
     def __str__(self):
         return f"{self.version} @ {self.site.code}"
+
+    def in_force_at(self, at) -> bool:
+        """This period is in force at `at` (the rule of `FormEffectivityQuerySet.in_force`, on a loaded row)."""
+        return self.effective_from <= at and (self.effective_until is None or self.effective_until > at)
 
 
 class FormAcknowledgement(models.Model):

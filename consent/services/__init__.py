@@ -13,7 +13,6 @@ from .forms import (
     next_version_number,
     proposed_title,
     trial_consent_setup,
-    trial_of,
 )
 from .notices import (
     form_acknowledgement_create,
@@ -73,5 +72,4 @@ __all__ = [
     "index_of",
     "next_version_number",
     "trial_consent_setup",
-    "trial_of",
 ]

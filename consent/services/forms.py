@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from regulatory import audit, permissions
-from regulatory.approvals import earliest_effective_date, effectiveness_blockers
+from regulatory.approvals import effectiveness_blockers, start_refusal
 from regulatory.models import InvestigationalSite, TrialPage
 from regulatory.services import ensure_review_workflow
 from regulatory.tmf import filing
@@ -39,10 +39,6 @@ def trial_consent_setup(*, actor, trial: TrialPage) -> None:
 
 def index_of(trial: TrialPage) -> ConsentFormIndexPage:
     return ConsentFormIndexPage.objects.child_of(trial).get()
-
-
-def trial_of(version: ConsentFormVersionPage) -> TrialPage:
-    return version.trial
 
 
 @transaction.atomic
@@ -87,7 +83,7 @@ def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterab
     (they are told of it; no new signature). Not given the first time, the change counts as substantive.
     """
     sites = list(sites)
-    trial = trial_of(version)
+    trial = version.trial
     for site in sites:
         if site.trial_id != trial.pk:
             raise ValidationError(_("This version belongs to another trial."))
@@ -108,10 +104,9 @@ def form_make_effective(*, actor, version: ConsentFormVersionPage, sites: Iterab
     blockers = effectiveness_blockers(version)
     if blockers:
         raise ValidationError(blockers)
-    earliest = earliest_effective_date(version)
-    if earliest and timezone.localtime(effective_from).date() < earliest:
-        raise ValidationError(_("It cannot take effect before %(date)s, the date of the opinion that allows it.")
-                              % {"date": date_format(earliest)})
+    too_early = start_refusal(version, effective_from)
+    if too_early:
+        raise ValidationError(too_early)
     _check_scope(version, sites)
     gates = [refusal for refusal in map(activation_gate_refusal, sites) if refusal]
     if gates:
@@ -191,7 +186,7 @@ def form_withdraw(*, actor, version: ConsentFormVersionPage, reason: str) -> Con
     At a site where it is in force, its period ends now. At a site where it was only scheduled, the period is
     cancelled (it never took effect) and the version it would have replaced stays in force. Re-consent tasks
     that asked for this version are closed: nobody can consent on it any more."""
-    if not permissions.can_manage_trial(actor, trial_of(version)):
+    if not permissions.can_manage_trial(actor, version.trial):
         raise PermissionDenied
     if not reason.strip():
         raise ValidationError(_("Say why the version is withdrawn."))
@@ -400,7 +395,7 @@ def consent_version_export(version: ConsentFormVersionPage) -> bytes:
     from ..blocks import neutral
     from ..docx import export_docx
 
-    trial = trial_of(version)
+    trial = version.trial
     return export_docx(
         title=version.title,
         subtitle=f"{trial.nct_number} — {version.get_kind_display()} — version {version.version_number} du "

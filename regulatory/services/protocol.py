@@ -13,7 +13,7 @@ from cms.public import public_url
 from regulatory.tmf.milestones import activation_gate_refusal
 
 from .. import audit, permissions
-from ..approvals import earliest_effective_date, effectiveness_blockers
+from ..approvals import effectiveness_blockers, start_refusal
 from ..mail import send_formal
 from ..models import ActivationNotice, InvestigationalSite, ProtocolVersionPage, SiteAcknowledgement, SiteActivation
 from ..selectors import site_staff
@@ -36,10 +36,9 @@ def activation_create(*, actor, version: ProtocolVersionPage, site: Investigatio
     blockers = effectiveness_blockers(version, justification=justification)
     if blockers:
         raise ValidationError(blockers)
-    earliest = earliest_effective_date(version)
-    if earliest and timezone.localtime(effective_from).date() < earliest:
-        raise ValidationError(_("It cannot take effect before %(date)s, the date of the opinion that allows it.")
-                              % {"date": date_format(earliest)})
+    too_early = start_refusal(version, effective_from)
+    if too_early:
+        raise ValidationError(too_early)
     if SiteActivation.objects.filter(version=version, site=site).exists():
         raise ValidationError(_("This version is already effective at %(site)s.") % {"site": site.code})
     later = [a.version for a in SiteActivation.objects.filter(site=site).select_related("version")

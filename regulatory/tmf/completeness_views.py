@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from cms.cells import csv_cell
+from cms.feedback import form_errors
 from regulatory import tmf
 from regulatory.tmf import completeness as rules
 
@@ -161,8 +162,7 @@ def completeness_settings(request, nct: str):
             except PermissionDenied as error:
                 raise Http404 from error
             except ValidationError as error:
-                for message in error.messages:
-                    form.add_error(None, message)
+                form_errors(form, error)
             else:
                 if changes:
                     count = len(changes)

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cms.cells import csv_cell
+from cms.feedback import error_messages, form_errors
 from regulatory import permissions, tmf
 from regulatory.models import QcStatus, TmfArtifact, TmfLevel, TmfMilestone, TrialMilestone
 from regulatory.tmf import milestones as milestone_reads
@@ -133,8 +134,7 @@ def qc_decide(request, nct: str, pk: int):
         else:
             messages.error(request, gettext("Choose to approve or to reject the document. Nothing was changed."))
     except (ValidationError, PermissionDenied) as error:
-        for message in (error.messages if isinstance(error, ValidationError) else [str(error)]):
-            messages.error(request, message)
+        error_messages(request, error)
         return HttpResponseRedirect(reverse("tmf_document", args=[trial.nct_number, document.pk]))
     next_url = reverse("tmf_qc", args=[trial.nct_number]) if request.POST.get("next") == "qc" else reverse(
         "tmf_document", args=[trial.nct_number, document.pk])
@@ -164,8 +164,7 @@ def qc_settings(request, nct: str):
         try:
             qc_writes.settings_save(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            form_errors(form, error)
         else:
             messages.success(request, gettext("The TMF settings are saved."))
             return HttpResponseRedirect(reverse("tmf_qc", args=[trial.nct_number]))
@@ -234,8 +233,7 @@ def milestones(request, nct: str):
         try:
             qc_writes.milestone_save(actor=request.user, trial=trial, milestone=editing, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            form_errors(form, error)
         else:
             messages.success(request, gettext("The milestone is saved."))
             return HttpResponseRedirect(reverse("tmf_milestones", args=[trial.nct_number]))

@@ -10,7 +10,6 @@ from regulatory.models import (
     ProtocolVersionPage,
     SiteAcknowledgement,
     TmfLevel,
-    TrialPage,
 )
 from regulatory.tmf import filing, sheets
 from regulatory.tmf.filing import Filing, Status, joined, stream_text
@@ -30,7 +29,7 @@ class ProtocolVersionSource(filing.FiledSource):
     def filings(self, version):
         if not version.live:
             return []
-        trial = TrialPage.objects.ancestor_of(version).get()
+        trial = version.trial
         newer = [v for v in ProtocolVersionPage.objects.live().descendant_of(trial)
                  if v.version_key > version.version_key]
         return [Filing(

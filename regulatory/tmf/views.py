@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from cms.feedback import error_messages, form_errors
 from regulatory import permissions, tmf
 from regulatory.audit_labels import action_label
 from regulatory.forms import ModelMultipleChoiceField
@@ -233,8 +234,7 @@ def upload(request, nct: str):
         try:
             document = uploads.file_upload(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            form_errors(form, error)
         else:
             messages.success(request, _("The document is filed."))
             return HttpResponseRedirect(reverse("tmf_document", args=[trial.nct_number, document.pk]))
@@ -274,8 +274,7 @@ def inspections(request, nct: str):
         try:
             inspection.grant_create(actor=request.user, trial=trial, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            form_errors(form, error)
         except PermissionDenied as error:
             raise Http404 from error
         else:
@@ -295,8 +294,7 @@ def inspection_close(request, nct: str, pk: int):
     try:
         inspection.grant_revoke(actor=request.user, grant=grant, reason=request.POST.get("reason", ""))
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     else:
         messages.success(request, _("The inspection window is closed."))
     return HttpResponseRedirect(reverse("tmf_inspections", args=[trial.nct_number]))
