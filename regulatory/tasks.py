@@ -16,7 +16,7 @@ from django_tasks import task
 
 from cms.files import delete_quietly
 
-from . import audit, tmf
+from . import audit, permissions
 from .models import TmfDocument, TmfExportJob
 from .tmf import exchange
 
@@ -30,7 +30,7 @@ def start_export(*, actor, trial) -> TmfExportJob:
     TMF holds no document (an EMS package lists at least one)."""
     from django.core.exceptions import PermissionDenied
 
-    if not tmf.can_file(actor, trial):
+    if not permissions.can_file_in_tmf(actor, trial):
         raise PermissionDenied
     total = TmfDocument.objects.filter(trial=trial).count()
     if not total:
@@ -50,7 +50,7 @@ def retry_export(*, actor, job: TmfExportJob) -> TmfExportJob:
     from django.core.exceptions import PermissionDenied, ValidationError
     from django.utils.translation import gettext as _
 
-    if not tmf.can_file(actor, job.trial):
+    if not permissions.can_file_in_tmf(actor, job.trial):
         raise PermissionDenied
     job = TmfExportJob.objects.select_for_update().get(pk=job.pk)
     if not job.stalled:

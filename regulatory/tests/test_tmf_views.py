@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.tests.factories import make_form
-from regulatory import tmf as tmf_reads
+from regulatory import permissions
 from regulatory.models import AuditEntry, InspectorGrant, TmfArtifact, TmfDocument
 from regulatory.models.tmf import SearchVectorColumn
 from regulatory.tests.factories import make_grant, make_member, make_opinion, make_site, make_user, make_version
@@ -279,8 +279,8 @@ def test_a_reader_of_every_site_gets_the_trial_documents_with_no_site_condition(
     reads QC-approved documents only: one more condition, on the document's own column.)"""
     user = getattr(world, persona)
     filed(world.other_trial, "01.01.06", level="site", site=world.other_site)
-    documents = tmf_reads.documents_visible(user, world.trial)
-    assert tmf_reads.reads_every_site(user, world.trial)
+    documents = permissions.tmf_documents_visible(user, world.trial)
+    assert permissions.reads_every_site(user, world.trial)
     assert where_fields(documents) == (["trial", "qc_status"] if persona == "inspector" else ["trial"])
     assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial))
     assert {tmf.dij, tmf.lil} <= set(documents)
@@ -288,15 +288,15 @@ def test_a_reader_of_every_site_gets_the_trial_documents_with_no_site_condition(
 
 def test_a_window_on_some_sites_keeps_the_site_condition(world, tmf):
     world.inspector_grant.sites.set([world.site_a])
-    documents = tmf_reads.documents_visible(world.inspector, world.trial)
-    assert not tmf_reads.reads_every_site(world.inspector, world.trial)
+    documents = permissions.tmf_documents_visible(world.inspector, world.trial)
+    assert not permissions.reads_every_site(world.inspector, world.trial)
     assert where_fields(documents) == ["trial", "qc_status", None]  # trial, QC-approved, (site IS NULL OR site IN …)
     assert tmf.dij in documents and tmf.lil not in documents
     assert set(documents) == set(TmfDocument.objects.filter(trial=world.trial).exclude(site=world.site_b))
     assert documents.filter(site__isnull=True).exists()
     world.inspector_grant.sites.set([world.site_a, world.site_b])  # every site, named one by one
-    assert tmf_reads.reads_every_site(world.inspector, world.trial)
-    assert set(tmf_reads.documents_visible(world.inspector, world.trial)) == set(
+    assert permissions.reads_every_site(world.inspector, world.trial)
+    assert set(permissions.tmf_documents_visible(world.inspector, world.trial)) == set(
         TmfDocument.objects.filter(trial=world.trial))
 
 
@@ -304,23 +304,23 @@ def test_a_new_site_outside_the_window_is_not_read(world, tmf):
     world.inspector_grant.sites.set([world.site_a, world.site_b])
     late = make_site(trial=world.trial, code="REN")
     document = filed(world.trial, "01.01.06", level="site", site=late)
-    assert not tmf_reads.reads_every_site(world.inspector, world.trial)
-    assert document not in tmf_reads.documents_visible(world.inspector, world.trial)
-    assert document in tmf_reads.documents_visible(world.sponsor, world.trial)
+    assert not permissions.reads_every_site(world.inspector, world.trial)
+    assert document not in permissions.tmf_documents_visible(world.inspector, world.trial)
+    assert document in permissions.tmf_documents_visible(world.sponsor, world.trial)
 
 
 @pytest.mark.parametrize("persona", ["other_sponsor", "coordinator_a", "nobody"])
 def test_nobody_else_reads_the_trial_documents(world, tmf, persona):
     user = getattr(world, persona)
-    assert not tmf_reads.documents_visible(user, world.trial).exists()
+    assert not permissions.tmf_documents_visible(user, world.trial).exists()
 
 
 def test_a_sponsor_sees_nothing_of_another_trial(world, tmf):
     other = filed(world.other_trial, "01.01.06", level="site", site=world.other_site)
-    assert not tmf_reads.reads_every_site(world.sponsor, world.other_trial)
-    assert not tmf_reads.documents_visible(world.sponsor, world.other_trial).exists()
-    assert other not in tmf_reads.documents_visible(world.sponsor, world.trial)
-    assert list(tmf_reads.documents_visible(world.other_sponsor, world.other_trial)) == [other]
+    assert not permissions.reads_every_site(world.sponsor, world.other_trial)
+    assert not permissions.tmf_documents_visible(world.sponsor, world.other_trial).exists()
+    assert other not in permissions.tmf_documents_visible(world.sponsor, world.trial)
+    assert list(permissions.tmf_documents_visible(world.other_sponsor, world.other_trial)) == [other]
 
 
 def test_the_artifact_page_lists_by_level_site_series_then_newest_first(world, as_user):

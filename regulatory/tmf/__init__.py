@@ -1,5 +1,8 @@
-"""Reads of the TMF Reference Model taxonomy (which migration 0005 loads from `tmf_data/`), and the trial whose TMF a
-user reads."""
+"""The Trial Master File: filed by the registry of sources (`filing`, `sources`), by hand (`uploads`) or imported
+(`exchange`), searched (`search`), checked (`qc`, `completeness`, `milestones`), opened to inspectors (`inspection`).
+
+Here: reads of the TMF Reference Model taxonomy (which migration 0005 loads from `regulatory/tmf_data/`), and the
+trial whose TMF a user reads. Who reads which documents and who files is decided by `regulatory.permissions`."""
 
 from regulatory import permissions
 from regulatory.models import TmfArtifact
@@ -36,10 +39,3 @@ def readable_trial(user, nct: str):
     if trial is None or not permissions.can_read_trial_wide(user, trial):
         raise Http404
     return trial
-
-
-# Who reads which TMF documents and who files is decided by the permissions authority; these are its answers
-# under the names the TMF's modules use.
-documents_visible = permissions.tmf_documents_visible
-reads_every_site = permissions.reads_every_site
-can_file = permissions.can_file_in_tmf

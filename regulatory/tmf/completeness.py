@@ -14,7 +14,8 @@ TMF's record of what was in force (publishing amendment 1.1 marks protocol 1.0 s
 artifact is still filed); withdrawn documents (their source was unpublished) and drafts do not.
 
 Scope: the trial level and every country are shown to whoever reads the TMF (country-level documents are all
-visible to them, `tmf.documents_visible`); sites only when the user may read them (`permissions.sites_accessible`),
+visible to them, `permissions.tmf_documents_visible`); sites only when the user may read them
+(`permissions.sites_accessible`),
 so an inspector whose window covers DIJ sees DIJ's figures and no other site's.
 
 Cost: a constant number of queries whatever the number of documents (one grouped count of the documents).
@@ -32,7 +33,7 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from regulatory import audit, permissions, tmf
+from regulatory import audit, permissions
 from regulatory.models import (
     InvestigationalSite,
     QcStatus,
@@ -174,7 +175,7 @@ def completeness(trial: TrialPage, user) -> Completeness:
     readable = set(permissions.sites_accessible(user).filter(trial=trial).values_list("pk", flat=True))
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     pending: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    documents = (tmf.documents_visible(user, trial).filter(status__in=COUNTED)
+    documents = (permissions.tmf_documents_visible(user, trial).filter(status__in=COUNTED)
                  .exclude(qc_status=QcStatus.REJECTED)
                  .values_list("artifact_id", "level", "country", "site_id", "qc_status").annotate(n=Count("pk"))
                  .order_by())
@@ -269,7 +270,7 @@ def expectations_save(*, actor, trial: TrialPage, ticked: set[tuple[str, str]]) 
     existed (the choice then differs from the default), else the row's `expected` is updated (rows are never
     deleted, an override equal to the default may stay). One audit entry lists every change, old → new.
     """
-    if not tmf.can_file(actor, trial):
+    if not permissions.can_file_in_tmf(actor, trial):
         raise PermissionDenied
     artifacts = list(TmfArtifact.objects.order_by("number"))
     known = {a.number: a for a in artifacts}

@@ -2,7 +2,8 @@
 and /tmf/<NCT number>/completeness/settings/ (the sponsor's expected artifacts).
 
 Readers are those of the TMF (`tmf.readable_trial`: sponsor, QA, an inspector inside their window, only for the
-sites it covers, administrators); the settings are the sponsor's and administrators' (`tmf.can_file`), anyone
+sites it covers, administrators); the settings are the sponsor's and administrators'
+(`permissions.can_file_in_tmf`), anyone
 else gets a 404. The rules live in `regulatory.tmf.completeness`.
 """
 
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from cms.cells import csv_cell
 from cms.feedback import form_errors
-from regulatory import tmf
+from regulatory import permissions, tmf
 from regulatory.tmf import completeness as rules
 
 # openpyxl is not a declared dependency: the XLSX export is offered only where it is installed.
@@ -120,7 +121,7 @@ def completeness(request, nct: str):
         raise Http404
     return TemplateResponse(request, "regulatory/tmf/completeness.html", {
         "trial": trial, "result": result, "chart": _chart(result.sites), "chart_height": 36 * len(result.sites) + 8,
-        "can_file": tmf.can_file(request.user, trial), "xlsx": XLSX_AVAILABLE,
+        "can_file": permissions.can_file_in_tmf(request.user, trial), "xlsx": XLSX_AVAILABLE,
         "crumbs": [(pgettext("tmf completeness", "Completeness"), "")],
     })
 
@@ -150,7 +151,7 @@ def _zones(settings) -> list[tuple]:
 @require_http_methods(["GET", "HEAD", "POST"])
 def completeness_settings(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
-    if not tmf.can_file(request.user, trial):
+    if not permissions.can_file_in_tmf(request.user, trial):
         raise Http404
     form = ExpectationsForm(request.POST if request.method == "POST" else None)
     ticked = None

@@ -1,7 +1,8 @@
 """Exports of a trial's whole TMF as an eTMF-EMS package, run in the background: /tmf/<NCT>/exports/…
 
 Who: the list and the progress are for whoever reads the trial's TMF (`tmf.readable_trial`; anyone else gets a
-404); starting an export is the sponsor's or an administrator's (`tmf.can_file`; other readers get a 403, and
+404); starting an export is the sponsor's or an administrator's
+(`permissions.can_file_in_tmf`; other readers get a 403, and
 inspectors' posts are refused by their middleware anyway); a package holds every site's documents, so only a
 reader who sees every site of the trial downloads it, and, when it holds documents QC had not approved, only the
 sponsor's side (`permissions.tmf_package_holds_unapproved`).
@@ -58,7 +59,7 @@ def exports(request, nct: str):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     trial = _trial(request, nct)
-    can_start = tmf.can_file(request.user, trial)
+    can_start = permissions.can_file_in_tmf(request.user, trial)
     if request.method == "POST":
         if not can_start:
             raise PermissionDenied

@@ -99,9 +99,9 @@ def qc(request, nct: str):
         return _export(trial, result, fmt)
     if fmt:
         raise Http404
-    pending = (tmf.documents_visible(request.user, trial).filter(qc_status=QcStatus.PENDING)
+    pending = (permissions.tmf_documents_visible(request.user, trial).filter(qc_status=QcStatus.PENDING)
                .select_related("filed_by").order_by("filed_at", "pk"))
-    rejected = (tmf.documents_visible(request.user, trial).filter(qc_status=QcStatus.REJECTED,
+    rejected = (permissions.tmf_documents_visible(request.user, trial).filter(qc_status=QcStatus.REJECTED,
                                                                  qc_issues__closed_at__isnull=True)
                 .select_related("qc_by").prefetch_related("qc_issues").order_by("-qc_at", "-pk"))
     chart = _chart(result)
@@ -120,7 +120,7 @@ def qc_decide(request, nct: str, pk: int):
     trial = _sponsor_side(request, nct)
     if not permissions.can_qc_tmf(request.user, trial):
         raise Http404
-    document = get_object_or_404(tmf.documents_visible(request.user, trial), pk=pk)
+    document = get_object_or_404(permissions.tmf_documents_visible(request.user, trial), pk=pk)
     decision = request.POST.get("decision", "")
     try:
         if decision == "approve":

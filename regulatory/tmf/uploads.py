@@ -10,7 +10,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from cms.files import StorageFailed, save_whole
-from regulatory import audit, tmf
+from regulatory import audit, permissions
 from regulatory.models import QcStatus, TmfDocument, TmfLevel
 from regulatory.tmf import qc
 
@@ -78,7 +78,7 @@ def file_upload(*, actor, trial, artifact, level, site, country, title, document
 
     Nothing is written on refusal; a file stored before a later failure is removed again.
     """
-    if not tmf.can_file(actor, trial):
+    if not permissions.can_file_in_tmf(actor, trial):
         raise PermissionDenied
     if site is not None and site.trial_id != trial.pk:
         raise ValidationError(_("Choose a site of this trial."))

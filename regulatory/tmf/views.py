@@ -80,7 +80,7 @@ def _visible_sites(user, trial):
 
 
 def _context(request, trial, **extra):
-    return {"trial": trial, "can_file": tmf.can_file(request.user, trial),
+    return {"trial": trial, "can_file": permissions.can_file_in_tmf(request.user, trial),
             "sees_qc": permissions.sees_tmf_qc_pending(request.user, trial), **extra}
 
 
@@ -113,7 +113,7 @@ def home(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
     # Counted per artifact (one index, no joins) and summed per zone here: grouping by zone through the joins cost
     # 118 ms at 10^5 documents (bench/tmf_scale.py).
-    per_artifact = dict(tmf.documents_visible(request.user, trial).order_by().values_list("artifact_id")
+    per_artifact = dict(permissions.tmf_documents_visible(request.user, trial).order_by().values_list("artifact_id")
                         .annotate(n=Count("pk")).values_list("artifact_id", "n"))
     zone_of = dict(TmfArtifact.objects.values_list("pk", "section__zone__number"))
     counts: dict[str, int] = {}
@@ -131,7 +131,7 @@ def home(request, nct: str):
 def zone(request, nct: str, zone: str):
     trial = tmf.readable_trial(request.user, nct)
     zone = get_object_or_404(TmfZone, number=zone)
-    counts = dict(tmf.documents_visible(request.user, trial).filter(artifact__section__zone=zone)
+    counts = dict(permissions.tmf_documents_visible(request.user, trial).filter(artifact__section__zone=zone)
                   .values_list("artifact_id").annotate(n=Count("pk")).values_list("artifact_id", "n"))
     sections = [(section, [(artifact, counts.get(artifact.pk, 0)) for artifact in section.artifacts.all()])
                 for section in TmfSection.objects.filter(zone=zone).prefetch_related("artifacts")]
@@ -144,26 +144,29 @@ def artifact(request, nct: str, number: str):
     trial = tmf.readable_trial(request.user, nct)
     artifact = get_object_or_404(TmfArtifact.objects.select_related("section__zone"), number=number)
     # In the order of the index tmf_listing_order_idx: a page is read from it, never sorted (bench/tmf_scale.py).
-    documents = tmf.documents_visible(request.user, trial).filter(artifact=artifact).order_by(*LISTING_ORDER)
+    documents = (permissions.tmf_documents_visible(request.user, trial).filter(artifact=artifact)
+                 .order_by(*LISTING_ORDER))
     return _listing(request, trial, documents, "regulatory/tmf/artifact.html", artifact=artifact)
 
 
 @login_required
 def search(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
-    return _listing(request, trial, tmf.documents_visible(request.user, trial), "regulatory/tmf/search.html")
+    documents = permissions.tmf_documents_visible(request.user, trial)
+    return _listing(request, trial, documents, "regulatory/tmf/search.html")
 
 
 def _document(request, nct: str, pk: int) -> TmfDocument:
     trial = tmf.readable_trial(request.user, nct)
-    return get_object_or_404(tmf.documents_visible(request.user, trial), pk=pk)
+    return get_object_or_404(permissions.tmf_documents_visible(request.user, trial), pk=pk)
 
 
 @login_required
 def document(request, nct: str, pk: int):
     document = _document(request, nct, pk)
     trial = document.trial
-    versions = (tmf.documents_visible(request.user, trial).filter(series=document.series, site=document.site)
+    versions = (permissions.tmf_documents_visible(request.user, trial)
+                .filter(series=document.series, site=document.site)
                 if document.series else TmfDocument.objects.filter(pk=document.pk))
     history = AuditEntry.objects.filter(
         Q(object_type="regulatory.tmfdocument", object_id=str(document.pk))
@@ -227,7 +230,7 @@ class UploadForm(forms.Form):
 @login_required
 def upload(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
-    if not tmf.can_file(request.user, trial):
+    if not permissions.can_file_in_tmf(request.user, trial):
         raise Http404
     form = UploadForm(request.POST or None, request.FILES or None, trial=trial)
     if request.method == "POST" and form.is_valid():
