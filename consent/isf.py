@@ -4,8 +4,9 @@ the forms in force (02.02.03), monitoring-visit letters filed by hand (05.04.03,
 document — and the signed consent records, which stay at the site (participant codes only; never offered to the
 sponsor: `regulatory.permissions.can_read_isf`).
 
-`documents(site)` is the one query of the filed documents: a quality-control filter (only approved documents)
-goes there and nowhere else.
+`documents(site)` is the one query of the filed documents, and it holds QC-approved documents only: site staff and
+inspectors read what quality control has approved (a document pending QC or rejected is the sponsor's to see, in
+the TMF, marked as such).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from cms.cells import csv_cell
 from regulatory import audit
-from regulatory.models import TmfDocument
+from regulatory.models import QcStatus, TmfDocument
 from regulatory.tmf import filing
 
 from .export import file_name as record_file_name
@@ -42,8 +43,9 @@ RECORDS_SHOWN = 200
 
 
 def documents(site):
-    """The site's filed documents in its ISF: every site-level TMF document of the site not withdrawn."""
-    return (TmfDocument.objects.filter(trial_id=site.trial_id, site=site)
+    """The site's filed documents in its ISF: every site-level TMF document of the site, approved at QC and not
+    withdrawn."""
+    return (TmfDocument.objects.filter(trial_id=site.trial_id, site=site, qc_status=QcStatus.APPROVED)
             .exclude(status=TmfDocument.Status.WITHDRAWN)
             .select_related("artifact", "trial", "site")
             .order_by("artifact__number", "series", "-document_date", "-pk"))

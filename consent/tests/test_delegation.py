@@ -203,16 +203,21 @@ def test_where_the_sponsor_asks_the_delegation_waits_for_the_protocol_acknowledg
 def test_the_isf_holds_the_sites_documents_and_records_and_exports_formula_safe(world, forms, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from regulatory.models import Role
+    from regulatory.tests.factories import make_member
+    from regulatory.tmf import qc as tmf_qc
     from regulatory.tmf import uploads as tmf_filing
 
     participant = services.participant_create(actor=world.coordinator_a, site=world.site_a)
     record(world, participant, forms["patient"], actor=world.coordinator_a)
-    tmf_filing.file_upload(
+    letter = tmf_filing.file_upload(
         actor=world.sponsor, trial=world.trial, artifact=TmfArtifact.objects.get(number="05.04.03"), level="site",
         site=world.site_a, country="", title="=HYPERLINK(\"http://x\") lettre de visite", version="1",
         document_date=datetime.date(2026, 2, 1), status=TmfDocument.Status.CURRENT,
         file=SimpleUploadedFile("lettre.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf"))
     services.print_log(site=world.site_a)
+    assert letter not in isf.documents(world.site_a)  # pending QC: not in the site's binder yet
+    tmf_qc.qc_approve(actor=make_member("tmf-qc", role=Role.TMF_QC, trial=world.trial), document=letter)
     binder = isf.binder(world.site_a)
     headings = {section.heading: [d.artifact.number for d in section.documents] for section in binder.sections}
     assert headings["Delegation log"] == ["05.02.18"]
