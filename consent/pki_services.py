@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from . import pki
+from .pki.config import _read_config
 
 _PROJECT_DIR = Path(__file__).resolve().parent.parent  # where `python -m consent.pki_animator` is found
 
@@ -75,7 +76,7 @@ def wait_for_services(timeout: float = 60) -> bool:
     after `ensure_identities` changed the PKI, `manage.py pki_services` restarts the Animator."""
     from cryptography import x509
 
-    config = pki._read_config(pki.pki_dir())
+    config = _read_config(pki.pki_dir())
     if config is None:
         return False
     ours = x509.load_pem_x509_certificate((pki.pki_dir() / "ca.cert.pem").read_bytes())

@@ -126,7 +126,7 @@ def test_completion_with_the_revocation_service_down_stays_pending_then_recovers
         assert (state.level, state.state, state.attempts) == ("B-LTA", "complete", 3)
         completed = _bytes(ConsentRecord.objects.get(pk=made.pk))
         # verified while the services answer: the current status of the document timestamp's certificate is
-        # fetched from them (consent.verification._archival_validation)
+        # fetched from them (consent.verification.validation._archival_validation)
         assert completed.startswith(signed) and verify_pdf(completed).valid
     finally:
         recovered.stop()

@@ -1,4 +1,4 @@
-"""PAdES signing and verification (consent/signing.py, consent/verification.py) and the demo PKI (consent/pki.py)."""
+"""PAdES signing and verification (consent/signing.py, consent/verification/) and the demo PKI (consent/pki/)."""
 
 import asyncio
 import datetime as dt

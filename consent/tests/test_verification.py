@@ -1,4 +1,4 @@
-"""Verification of files from anyone (consent/verification.py through /verify/ and `manage.py verify_pdf`):
+"""Verification of files from anyone (consent/verification/ through /verify/ and `manage.py verify_pdf`):
 bounded work, and plain words for a file changed after signing (issue 12).
 
 Speed is not asserted here (bench/verify_pdf_bounds.py measures it): the caps are checked by what they prevent,
@@ -15,9 +15,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from consent import verification
 from consent.tests.test_views import forms, master_pdf, pki, site_url  # noqa: F401  (fixtures)
-from consent.verification import verify_pdf, verify_pdf_in_time
+from consent.verification import validation, verify, verify_pdf, verify_pdf_in_time
 
 N = generic.NameObject
 
@@ -176,13 +175,13 @@ def test_the_stored_document_is_still_verified_with_the_same_words(world, master
 def validations(monkeypatch):
     """Counts the signatures pyHanko is asked to validate."""
     calls = []
-    original = verification.async_validate_pdf_signature
+    original = validation.async_validate_pdf_signature
 
     async def counted(*args, **kwargs):
         calls.append(args)
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(verification, "async_validate_pdf_signature", counted)
+    monkeypatch.setattr(validation, "async_validate_pdf_signature", counted)
     return calls
 
 
@@ -255,7 +254,7 @@ def test_a_verification_that_overruns_its_time_is_stopped_with_a_message(world, 
     import multiprocessing
     import time
 
-    monkeypatch.setattr(verification, "verify_pdf", lambda data, limits: time.sleep(60))
+    monkeypatch.setattr(verify, "verify_pdf", lambda data, limits: time.sleep(60))
     report = verify_pdf_in_time(master_pdf.read_bytes(), seconds=0.3)
     assert report.beyond_limits and not report.valid
     assert "prend plus de temps que permis (0.3 s)" in report.problems[0]

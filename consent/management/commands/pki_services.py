@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from django.core.management.base import BaseCommand
 
 from consent import pki
+from consent.pki.config import _read_config
 from consent.pki_services import Animator
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 if stamp != served and stamp is not None:
                     if animator is not None:
                         animator.stop()
-                    config = pki._read_config(pki.pki_dir())
+                    config = _read_config(pki.pki_dir())
                     listen = port or urlsplit(config["external-url-prefix"]).port or 80
                     animator = Animator(pki.pki_dir(), listen).start()
                     served = stamp
