@@ -6,8 +6,10 @@ One concern per module:
   relationships, content types) and its XML parts parsed before python-docx sees it. Failures are `DocxRefused`.
 * `wordxml`: styles, numbering and one paragraph's runs read from the XML (insertions kept, deletions dropped).
 * `heuristics`: what a document we did not write means (headings, statements, boxes, blanks, signatures,
-  consent split) and how pieces are assembled into blocks; its docstring documents the rules users will meet.
-* `reader`: `import_docx`, walking the body into pieces and blocks.
+  consent split, title); its docstring documents the rules users will meet.
+* `body`: the document body walked in order into pieces, and the notes on what is not kept.
+* `assembly`: pieces merged into blocks (lists, consent statements, blanks, signature roles).
+* `reader`: `import_docx`, from the checked package to the information and consent parts.
 * `writer`: `export_docx`, with the TrialDocs styles, captions and bookmarks (`markers`) the reader reads exactly.
 """
 

@@ -1,7 +1,7 @@
-"""How blocks are guessed in Word documents we did not write, and how pieces are assembled into blocks.
+"""How blocks are guessed in Word documents we did not write.
 
-The heuristics, documented because users will meet them (`reader` applies the style-based ones while walking
-the body, this module the text-based ones and the assembly):
+The heuristics, documented because users will meet them (`body` applies the style-based ones while walking
+the body, `assembly` merges pieces into blocks and gives signatures their role, this module does the rest):
 
 * Heading: a paragraph style named "Heading N"/"Titre N"/... (anywhere in its `basedOn` chain, so "02Heading 2"
   or a localised name works), or an `outlineLvl` on the paragraph or its styles, or "Title" (levels past 3 are
@@ -54,7 +54,7 @@ from typing import Any
 
 from lxml import etree
 
-from .markers import BODY_BOOKMARK, CONSENT_BOOKMARK, Seg
+from .markers import Seg
 from .wordxml import BOXES, Style, outline_level
 
 _HEADING_NAME = re.compile(
@@ -68,27 +68,16 @@ _GRID_LABEL = re.compile(
 _CONSENT_ANNOUNCE = re.compile(
     r"formulaire\s+de\s+consentement|consentement\s+(?:libre\s+et\s+)?[ée]clair[ée]|recueil\s+du\s+consentement|"
     r"consent\s+form|consent\s+document|signature\s+pages?|pages?\s+de\s+signatures?", re.I)
-_ACCEPT = re.compile(r"(?:oui|yes|j['’]accepte|i agree|i accept|j['’]autorise|accepte|d['’]accord)\b", re.I)
-_REFUSE = re.compile(
+ACCEPT = re.compile(r"(?:oui|yes|j['’]accepte|i agree|i accept|j['’]autorise|accepte|d['’]accord)\b", re.I)
+REFUSE = re.compile(
     r"(?:non|no|je n['’]accepte pas|je refuse|je n['’]autorise pas|i do not|i don['’]t|refuse|pas d['’]accord)\b",
     re.I)
 _BOX_OR_BLANK = re.compile(rf"[{BOXES}]|_{{3,}}")
-_MANDATORY = re.compile(r"obligatoire|mandatory|required|requis|indispensable", re.I)
-_ROLE_WORDS = (
-    ("investigator", r"investigat(?:eur|rice|or)s?|médecin|medecin|physician|person obtaining consent|"
-                     r"personne (?:qui )?recueill\w* le consentement"),
-    ("surrogate", r"proches?|représentante?s?|representante?s?|representatives?|legally authori[sz]ed|(?-i:LAR)|"
-                  r"parents?|référente?s?|referente?s?|tuteur|tutrice|guardians?|curat(?:eur|rice)|"
-                  r"personne de confiance|autorité parentale"),
-    ("witness", r"témoins?|temoins?|witness(?:es)?|interpr[èe]te|interpreter"),
-    ("participant", r"participante?s?|patiente?s?|sujets?|subjects?|volontaires?|volunteers?|minors?|mineure?s?"),
-)
-_ROLE = re.compile("|".join(rf"(?P<{role}>\b(?:{words})\b)" for role, words in _ROLE_WORDS), re.I)
 
 
 @dataclass
 class Piece:
-    """A block in the making; some kinds (list_item, choice, statement…) are merged by `assemble`."""
+    """A block in the making; some kinds (list_item, choice, statement…) are merged by `assembly.assemble`."""
 
     kind: str
     value: Any = None
@@ -123,7 +112,7 @@ def paragraph_html(segs: list[Seg]) -> str:
     return f"<p>{''.join(parts)}</p>"
 
 
-def _html_text(value: str) -> str:
+def html_text(value: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", value.replace("<br/>", "\n"))).strip()
 
 
@@ -133,10 +122,10 @@ def choice_line(text: str) -> dict | None:
     if len(parts) != 3:
         return None
     before, first, second = (part.strip() for part in parts)
-    if _ACCEPT.match(first) and _REFUSE.match(second) and not _ACCEPT.match(second):
+    if ACCEPT.match(first) and REFUSE.match(second) and not ACCEPT.match(second):
         return {"prefix": before, "accept": first, "refuse": second}
-    match = re.match(rf"^(?P<prefix>.*?)\s*(?P<accept>{_ACCEPT.pattern})$", before, re.I | re.S)
-    if match and not second and _REFUSE.fullmatch(first):
+    match = re.match(rf"^(?P<prefix>.*?)\s*(?P<accept>{ACCEPT.pattern})$", before, re.I | re.S)
+    if match and not second and REFUSE.fullmatch(first):
         return {"prefix": match.group("prefix").strip(), "accept": match.group("accept"), "refuse": first}
     return None
 
@@ -184,8 +173,8 @@ def tick_box_table(rows: list[list[str]]) -> list[Piece] | None:
     if not any(char in BOXES for row in rows for cell in row for char in cell):
         return None
     header = [cell.strip() for cell in rows[0]]
-    accept_at = next((i for i, cell in enumerate(header) if _ACCEPT.fullmatch(cell)), None)
-    refuse_at = next((i for i, cell in enumerate(header) if _REFUSE.fullmatch(cell) and not _ACCEPT.fullmatch(cell)),
+    accept_at = next((i for i, cell in enumerate(header) if ACCEPT.fullmatch(cell)), None)
+    refuse_at = next((i for i, cell in enumerate(header) if REFUSE.fullmatch(cell) and not ACCEPT.fullmatch(cell)),
                      None)
     labelled = accept_at is not None and refuse_at is not None
     pieces: list[Piece] = []
@@ -251,97 +240,9 @@ def signature_grid(rows: list[list[str]]) -> list[Piece]:
     return pieces
 
 
-def _guess_role(text: str) -> str | None:
-    """The role named first in the text wins: "Signature of investigator for LAR" is the investigator's."""
-    match = _ROLE.search(text or "")
-    return match.lastgroup if match else None
-
-
 # --------------------------------------------------------------------------------------------------------------
-# Assembling pieces into blocks
+# The consent split
 # --------------------------------------------------------------------------------------------------------------
-
-def assemble(pieces: list[Piece]) -> tuple[list[dict], int | None, int | None]:
-    """Merge list items, statements and choices into blocks; return blocks and the body/consent marker indexes."""
-    blocks: list[dict] = []
-    body_at = consent_at = None
-    last_heading = ""
-    index = 0
-    while index < len(pieces):
-        piece = pieces[index]
-        index += 1
-        if piece.kind == BODY_BOOKMARK:
-            body_at = len(blocks)
-        elif piece.kind == CONSENT_BOOKMARK:
-            consent_at = len(blocks)
-        elif piece.kind == "list_item":
-            items = [piece.value]
-            while index < len(pieces) and pieces[index].kind == "list_item" and pieces[index].key == piece.key:
-                items.append(pieces[index].value)
-                index += 1
-            blocks.append({"type": "list", "value": {"style": piece.key[1], "items": items}})
-        elif piece.kind == "statement":
-            labels = ("Oui", "Non")
-            if index < len(pieces) and pieces[index].kind == "choices":
-                labels = tuple(found or default for found, default in zip(pieces[index].value, labels, strict=True))
-                index += 1
-            blocks.append(_statement(piece.value["text"], *labels, mandatory=piece.value["mandatory"]))
-        elif piece.kind == "choices":
-            blocks.append({"type": "paragraph", "value": f"<p>☐ {html.escape(piece.value[0], quote=False)}   "
-                                                         f"☐ {html.escape(piece.value[1], quote=False)}</p>"})
-        elif piece.kind == "choice":
-            blocks.append(_choice_statement(piece.value, blocks))
-        elif piece.kind == "checkbox" and _is_checkbox_pair(piece, pieces[index] if index < len(pieces) else None):
-            blocks.append(_pair_statement(piece, pieces[index], blocks))
-            index += 1
-        elif piece.kind == "fill_in" and not piece.value["label"]:
-            blocks.append(_bare_blank(blocks))
-        else:
-            if piece.kind == "signature" and piece.guessed:
-                piece.value["role"] = _signature_role(piece, last_heading)
-            if piece.kind == "heading":
-                last_heading = piece.value["text"]
-            blocks.append({"type": piece.kind, "value": piece.value})
-    return blocks, body_at, consent_at
-
-
-def _signature_role(piece: Piece, last_heading: str) -> str:
-    """Role named by the label, else by the statement above it (grids), else by its section heading."""
-    return (_guess_role(piece.value["label"]) or _guess_role(piece.context) or _guess_role(last_heading)
-            or "participant")
-
-
-def _bare_blank(blocks: list[dict]) -> dict:
-    """A line that is only a blank is labelled by the paragraph above it ("Commentaires :" then "_____")."""
-    label = _html_text(blocks.pop()["value"]) if blocks and blocks[-1]["type"] == "paragraph" else ""
-    return {"type": "fill_in", "value": {"label": label.rstrip(" :") or "À compléter"}}
-
-
-def _statement(text: str, accept: str, refuse: str, *, mandatory: bool) -> dict:
-    return {"type": "consent_statement",
-            "value": {"text": text, "accept_label": accept, "refuse_label": refuse, "mandatory": mandatory}}
-
-
-def _choice_statement(choice: dict, blocks: list[dict]) -> dict:
-    """A choice line takes its own leading text as the statement, else the paragraph just above."""
-    text = choice["prefix"]
-    if len(re.findall(r"[^\W\d_]", text)) < 3:
-        if not (blocks and blocks[-1]["type"] == "paragraph"):
-            return {"type": "paragraph", "value": paragraph_html([Seg(
-                f"☐ {choice['accept']}   ☐ {choice['refuse']}", False, False)])}
-        text = _html_text(blocks.pop()["value"])
-    return _statement(text, choice["accept"], choice["refuse"], mandatory=bool(_MANDATORY.search(text)))
-
-
-def _is_checkbox_pair(first: Piece, second: Piece | None) -> bool:
-    return (second is not None and second.kind == "checkbox" and bool(_ACCEPT.match(first.value["text"]))
-            and bool(_REFUSE.match(second.value["text"])) and not _ACCEPT.match(second.value["text"]))
-
-
-def _pair_statement(accept: Piece, refuse: Piece, blocks: list[dict]) -> dict:
-    text = _html_text(blocks.pop()["value"]) if blocks and blocks[-1]["type"] == "paragraph" else accept.value["text"]
-    return _statement(text, accept.value["text"], refuse.value["text"], mandatory=bool(_MANDATORY.search(text)))
-
 
 def split_consent(blocks: list[dict], *, title_at: int | None = None) -> int | None:
     """Index of the block announcing the consent form (see module docstring), or None. The document's title
@@ -354,7 +255,7 @@ def split_consent(blocks: list[dict], *, title_at: int | None = None) -> int | N
             continue
         if kind == "heading" and seen_content and _CONSENT_ANNOUNCE.search(value["text"]):
             rank = value["level"]
-        elif kind == "paragraph" and seen_content and len(text := _html_text(value)) <= 80 \
+        elif kind == "paragraph" and seen_content and len(text := html_text(value)) <= 80 \
                 and _CONSENT_ANNOUNCE.search(text):
             rank = 4
         else:
@@ -398,7 +299,7 @@ def _is_title(text: str) -> bool:
 
 def _italic_only(value: str) -> bool:
     """Template instructions are commonly set in italics: nothing but italic text in the paragraph."""
-    return not re.search(r"[^\W\d_]", _html_text(re.sub(r"<i>.*?</i>", "", value, flags=re.S)))
+    return not re.search(r"[^\W\d_]", html_text(re.sub(r"<i>.*?</i>", "", value, flags=re.S)))
 
 
 def propose_title(blocks: list[dict]) -> int | None:
@@ -419,7 +320,7 @@ def propose_title(blocks: list[dict]) -> int | None:
             continue
         if skipped_level is not None or kind == "page_break":
             continue
-        if kind == "paragraph" and (len(_html_text(value)) <= _FRONT_LINE or _italic_only(value)):
+        if kind == "paragraph" and (len(html_text(value)) <= _FRONT_LINE or _italic_only(value)):
             continue
         return None
     return None
