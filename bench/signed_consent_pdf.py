@@ -223,24 +223,25 @@ class Floor:
         from consent.models import ConsentRecord
         from consent.pki import load_identity
         from consent.services import records
+        from consent.services.records import signed_pdf
         from consent.signing import to_asn1_certificate
 
         record = ConsentRecord.objects.select_related("participant__site__trial", "version").get(
             participant__code=participant_code, sequence=1)
         captured = {}
-        real = records.render_consent_record
+        real = signed_pdf.render_consent_record
 
         def spy(form, printable, *, header):
             captured.update(form=form, printable=printable, header=header)
             return real(form, printable, header=header)
 
-        records.render_consent_record = spy
+        signed_pdf.render_consent_record = spy
         try:
             with translation.override(record.version.language):
-                records._signed_pdf(record, records.normalise_signature_image(scribble("bench")),
-                                    record.participant.site.trial)
+                signed_pdf._signed_pdf(record, records.normalise_signature_image(scribble("bench")),
+                                       record.participant.site.trial)
         finally:
-            records.render_consent_record = real
+            signed_pdf.render_consent_record = real
         self.inputs = captured
         identity = load_identity(role="site", site_code="DIJ")
         from asn1crypto import keys

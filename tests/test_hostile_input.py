@@ -826,9 +826,9 @@ def docx_over_20_mb(world, participant, forms, settings, monkeypatch):  # noqa: 
 
 
 def scan_over_2_mb(world, participant, forms, settings, monkeypatch):  # noqa: F811
-    from consent.services import records
+    from consent.services.records import signatures
 
-    monkeypatch.setattr(records, "MAX_SIGNATURE_IMAGE_BYTES", 100)
+    monkeypatch.setattr(signatures, "MAX_SIGNATURE_IMAGE_BYTES", 100)
     data = consent_post(forms["patient"], participant, signature_drawn="",
                         signature_scan=SimpleUploadedFile("scan.png", scan_png(), content_type="image/png"))
     return world.coordinator_a, consent_url(participant, forms["patient"]), data, "trop volumineuse (2 Mo au plus)"

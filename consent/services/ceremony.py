@@ -2,7 +2,7 @@
 witness, interpreter, another relative, the investigator's countersignature), and the comprehension questions.
 
 ICH E6(R3) informed consent; 21 CFR 50.27(b) (witness); 21 CFR 11.50 (manifestation); EU CTR art. 29; CSP
-L1122-1-1. Checked here, written by `records._record` and `records.consent_countersign`, in their transactions.
+L1122-1-1. Checked here, written by `records.consents._record` and `records.consent_countersign`, in their transactions.
 """
 
 from dataclasses import dataclass, field
