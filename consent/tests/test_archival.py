@@ -198,3 +198,43 @@ def test_renew_archive_timestamps_renews_what_is_due_once_and_keeps_every_versio
 
     for version in (completed, renewed):  # every version it produced is recognised as the stored record
         assert selectors.recognise_pdf(version).record.pk == made.pk
+
+
+def test_a_document_timestamp_the_long_term_proof_does_not_cover_is_still_reported():
+    """The document timestamps after a signature are judged by the long-term validation only when it proved their
+    whole chain: one by a TSA outside our roots, added to a B-LTA file, is reported (and breaks the proof)."""
+    import datetime as dt
+    import io
+
+    from asn1crypto import keys as asn1_keys
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps import DummyTimeStamper
+
+    from consent.tests.test_signing import CONSENT, make_pdf
+
+    lta = signing.complete_archival(signing.sign_for_archive(
+        make_pdf(), identity=pki.load_identity(role="site", site_code="DIJ"), request=CONSENT))
+    assert verify_pdf(lta).valid
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSA outside our roots")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=365))
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                   .sign(key, hashes.SHA256()))
+    stranger = DummyTimeStamper(
+        tsa_cert=signing.to_asn1_certificate(certificate),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    stamped = PdfTimeStamper(stranger, field_name="Horodatage2").timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(lta)), "sha256", output=io.BytesIO()).getvalue()
+    report = verify_pdf(stamped)
+    assert not report.valid and report.archival_verdict != "passed"
+    assert any("Horodatage2" in problem and "not recognised" in problem for problem in report.problems), \
+        report.problems

@@ -87,9 +87,6 @@ def test_at_year_10_a_b_b_signature_of_an_expired_certificate_is_not_valid(aged)
     assert ok, out
 
 
-@pytest.mark.xfail(strict=True, reason="pyHanko's past validation answers OUT_OF_BOUNDS_NO_POE for the signer at "
-                   "year 10 with this demo PKI (one-level CA, TSAs with OCSP); the recipe's PKI (intermediate CA, "
-                   "CRL-only TSAs) passes. Open: see the issue 15 report.")
 def test_at_year_10_the_renewed_file_is_valid(aged):
     ok, out = verify_at(aged / "renewed.pdf", round(10 * YEAR))
     assert ok and "Long-term proof:    passed" in out, out

@@ -61,11 +61,14 @@ def _status_problems(status, *, intact: bool, trusted: bool, proven: bool = Fals
     return problems
 
 
-def _other_problems(status) -> list[str]:
+def _other_problems(status, *, proven: bool = False) -> list[str]:
+    """What is wrong with a signature other than the last. `proven`: a document timestamp that the long-term
+    validation proved (it validates the whole chain of document timestamps: the last one at the current time, each
+    earlier one at the time the next proves), so the state of its certificate today (expired, say) is no problem."""
     problems = []
     if not (status.intact and status.valid):
         problems.append(_("its signed content was modified."))
-    elif not status.trusted:
+    elif not status.trusted and not proven:
         problems.append(_("its certificate is not recognised by our trust authorities."))
     if status.coverage is not None and status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         problems.append(_("the document was modified in a way it does not allow."))
@@ -92,6 +95,9 @@ class _Archival:
     verdict: str
     problem: str
     expires_at: dt.datetime | None
+    # pyHanko validated the chain of document timestamps after the signature (its evidence record) as well: the last
+    # one at the current time, each earlier one in the past, as of the time the next one proves
+    timestamps_proven: bool = False
 
 
 async def _archival_validation(reader: PdfFileReader, signature: EmbeddedPdfSignature, anchors) -> _Archival:
@@ -137,7 +143,10 @@ async def _archival_validation(reader: PdfFileReader, signature: EmbeddedPdfSign
         return _Archival(False, "error", _("The long-term proof could not be checked (%(error)s).") % {
             "error": _brief(exc)}, expires_at)
     if result.ades_subindic.status == AdESStatus.PASSED:
-        return _Archival(True, "passed", "", expires_at)
+        # `oldest_evidence_record_timestamp` is set only once every document timestamp has been validated (pyHanko
+        # goes on without them, and says so only in its log, when one fails)
+        return _Archival(True, "passed", "", expires_at,
+                         timestamps_proven=result.oldest_evidence_record_timestamp is not None)
     return _Archival(False, str(result.ades_subindic.name), _(
         "The long-term proof (PAdES B-LTA) does not hold: %(indication)s.") % {
         "indication": result.ades_subindic.name}, expires_at)

@@ -203,10 +203,16 @@ async def _verify(data: bytes, file_sha256: str, limits: VerificationLimits) -> 
         problems.append(_("The document was modified after signing (a revision was added to the signed file)."))
         if certified:
             problems.append(_("The document is certified by this signature: no change is allowed after it."))
+    timestamps_proven = archival is not None and archival.passed and archival.timestamps_proven
     for other in signatures:
         if other is not last and id(other) in statuses:
             prefix = _("Other signature « %(field)s »: ") % {"field": other.field_name}
-            problems.extend(prefix + problem for problem in _other_problems(statuses[id(other)]))
+            # The document timestamps after the signature carry its long-term proof: checked here as of today, the
+            # earlier ones fail once their TSA's certificate has expired (which is why they were renewed), the last
+            # once the local CRL is old; the long-term validation proved them at the times that count.
+            proven = (timestamps_proven and other.sig_object_type == "/DocTimeStamp"
+                      and other.signed_revision > last.signed_revision)
+            problems.extend(prefix + problem for problem in _other_problems(statuses[id(other)], proven=proven))
 
     timestamp = status.timestamp_validity
     signed_at = timestamp.timestamp if timestamp is not None else status.signer_reported_dt
