@@ -1,7 +1,7 @@
 """The audit trail, read in the browser and exported as CSV (21 CFR 11.10(e)): who did what, when, to what.
 
 Administrators read every entry. Anyone else reads only the entries of the trials they may read trial-wide
-(`permissions.can_read_trial_wide`: sponsor, QA, an inspector in an open window): never an entry without a
+(`permissions.can_read_trial_wide`: sponsor, QA, TMF QC, an inspector in an open window): never an entry without a
 trial (logins, accounts), never another trial's. Scoping is a queryset filter applied before any other, so
 neither the filters nor the export reach further. Reading and exporting write nothing.
 """
@@ -36,19 +36,14 @@ NONE = "—"
 
 # --- Who reads what ---------------------------------------------------------------------------------
 
-def readable_trials(user) -> QuerySet[TrialPage]:
-    """Trials whose audit entries `user` may read: all for an administrator, else those read trial-wide."""
-    return permissions.trials_read_trial_wide(user)
-
-
 def visible_entries(user, trials: QuerySet[TrialPage] | None = None) -> QuerySet[AuditEntry]:
-    """Every audit entry `user` may read (`trials`: their `readable_trials`, when already at hand).
-    Entries without a trial are an administrator's only."""
+    """Every audit entry `user` may read (`trials`: their `permissions.trials_read_trial_wide`, when already at
+    hand). Entries without a trial are an administrator's only."""
     if permissions.is_administrator(user):
         return AuditEntry.objects.all()
     if not permissions.is_authenticated(user):
         return AuditEntry.objects.none()
-    trials = readable_trials(user) if trials is None else trials
+    trials = permissions.trials_read_trial_wide(user) if trials is None else trials
     trial_ids = list(trials.values_list("pk", flat=True))
     entries = AuditEntry.objects.filter(trial_id__in=trial_ids)
     hidden = _unreadable_sites_entries(user, trial_ids)
@@ -65,8 +60,7 @@ def _unreadable_sites_entries(user, trial_ids) -> Q | None:
     from . import audit
     from .models import InvestigationalSite, SiteAcknowledgement, SiteActivation, TmfDocument
 
-    hidden = list(InvestigationalSite.objects.filter(trial_id__in=trial_ids)
-                  .exclude(pk__in=permissions.sites_accessible(user).values("pk")))
+    hidden = list(permissions.sites_not_read(user, trial_ids))
     if not hidden:
         return None
     owned = {
@@ -246,7 +240,7 @@ def _listing(request, *, fixed: dict, hidden: tuple[str, ...] = (), title: str, 
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    trials = readable_trials(user)
+    trials = permissions.trials_read_trial_wide(user)
     if not permissions.is_administrator(user) and not trials.exists():
         raise Http404
     entries = visible_entries(user, trials).filter(**fixed)

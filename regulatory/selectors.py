@@ -38,9 +38,7 @@ def site_for_user(*, user, trial: TrialPage, code: str) -> InvestigationalSite |
 
 
 def roles_of_user(*, user, trial: TrialPage | None = None) -> QuerySet[RoleGroup]:
-    if not permissions.is_authenticated(user):
-        return RoleGroup.objects.none()
-    roles = RoleGroup.objects.filter(group__user=user).select_related("trial", "site", "group")
+    roles = permissions.roles_held(user).select_related("trial", "site", "group")
     if trial is not None:
         roles = roles.filter(trial=trial)
     return roles.order_by("trial__nct_number", "site__code", "role")
@@ -127,16 +125,12 @@ def dashboard(*, user) -> Dashboard:
 
 def site_staff(*, site: InvestigationalSite) -> list:
     """The active staff of a site (investigators and coordinators) who have an e-mail address."""
-    return list(get_user_model().objects.filter(is_active=True, groups__trial_role__site=site).exclude(email="")
-                .select_related("wagtail_userprofile").distinct())
+    return list(permissions.site_staff_members(site).exclude(email="").select_related("wagtail_userprofile"))
 
 
 def site_staff_emails(*, site: InvestigationalSite) -> list[str]:
     """E-mail addresses of the active staff of a site (investigators and coordinators)."""
-    return sorted(set(
-        get_user_model().objects.filter(is_active=True, groups__trial_role__site=site)
-        .exclude(email="").values_list("email", flat=True)
-    ))
+    return sorted(set(permissions.site_staff_members(site).exclude(email="").values_list("email", flat=True)))
 
 
 def _sorted_versions(versions) -> list[ProtocolVersionPage]:

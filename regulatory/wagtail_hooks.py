@@ -243,9 +243,7 @@ def sign_an_approval_from_the_editor(request, page):
 @hooks.register("before_delete_page")
 def refuse_trial_deletion(request, page):
     """A trial and its history are never deleted; a stopped trial takes the status Terminated or Withdrawn."""
-    if TrialPage.objects.ancestor_of(page, inclusive=True).exists() or page.get_descendants().type(
-        TrialPage
-    ).exists():
+    if permissions.holds_a_trial(page):
         messages.error(request, _("Trials and their documents are never deleted: change the trial's status."))
         return redirect("wagtailadmin_explore", page.get_parent().id)
     return None

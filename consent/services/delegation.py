@@ -10,7 +10,6 @@ import secrets
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -162,5 +161,4 @@ def print_log(*, site: InvestigationalSite, actor=None) -> DelegationLogPrint:
 
 def staff_choices(site: InvestigationalSite):
     """The staff of the site, whom the principal investigator may delegate to."""
-    return get_user_model().objects.filter(groups__trial_role__site=site, is_active=True).distinct().order_by(
-        "last_name", "first_name", "username")
+    return permissions.site_staff_members(site).order_by("last_name", "first_name", "username")

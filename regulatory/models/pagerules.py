@@ -2,7 +2,7 @@
 permissions authority (`regulatory.permissions.page_action_refusal`), a frozen version opens read-only, and a
 version number is unique per trial (and, for consent forms, per kind and language).
 
-The decisions themselves live in `regulatory/permissions.py`; this module only plugs them into Wagtail's page
+The decisions themselves live in `regulatory/permissions/` (`policies`); this module only plugs them into Wagtail's page
 model (`permissions_for_user`, `get_lock`) so that the admin hides what is refused everywhere it lists actions.
 """
 
