@@ -73,6 +73,8 @@ from .policies import (
 from .queries import (
     active_grants,
     api_tokens_managed,
+    inspector_candidates,
+    inspector_refusal,
     roles_held,
     site_investigators,
     site_staff_members,
@@ -184,6 +186,8 @@ __all__ = [
     "emergency_refusal",
     "forget_access",
     "holds_a_trial",
+    "inspector_candidates",
+    "inspector_refusal",
     "is_administrator",
     "is_authenticated",
     "is_inspector",

@@ -7,6 +7,7 @@ holds. The yes-or-no answer for one object is in `regulatory.permissions.rules`.
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from ..models import ApiToken, InspectorGrant, InvestigationalSite, Role, RoleGroup, TrialPage
 from .access import access, is_administrator, is_authenticated
@@ -107,6 +108,22 @@ def site_investigators(site: InvestigationalSite) -> QuerySet:
         return get_user_model().objects.none()
     return get_user_model().objects.filter(
         groups__trial_role__site=site, groups__trial_role__role=Role.INVESTIGATOR, is_active=True).distinct()
+
+
+def inspector_candidates() -> QuerySet:
+    """Accounts that may receive an inspection window: active, not administrators, holding no role but inspector
+    (an inspector is never also a writer)."""
+    return (get_user_model().objects.filter(is_active=True, is_superuser=False)
+            .exclude(groups__trial_role__role__in=[role for role in Role if role != Role.INSPECTOR]))
+
+
+def inspector_refusal(account) -> str | None:
+    """Why this account may not receive an inspection window (None when it may)."""
+    if account.is_superuser or not account.is_active:
+        return _("Choose an active account that is not an administrator.")
+    if account.groups.exclude(trial_role__role=Role.INSPECTOR).filter(trial_role__isnull=False).exists():
+        return _("This account holds another role: an inspector account only inspects.")
+    return None
 
 
 # --- API tokens ---------------------------------------------------------------------------------------------------

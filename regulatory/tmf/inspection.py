@@ -2,7 +2,6 @@
 
 import datetime
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -36,10 +35,9 @@ def grant_create(*, actor, trial: TrialPage, inspector, starts_at: datetime.date
         raise ValidationError(_("The window must end in the future."))
     if ends_at - starts_at > datetime.timedelta(days=366):
         raise ValidationError(_("An inspection window lasts at most a year."))
-    if inspector.is_superuser or not inspector.is_active:
-        raise ValidationError(_("Choose an active account that is not an administrator."))
-    if inspector.groups.exclude(trial_role__role=Role.INSPECTOR).filter(trial_role__isnull=False).exists():
-        raise ValidationError(_("This account holds another role: an inspector account only inspects."))
+    refusal = permissions.inspector_refusal(inspector)
+    if refusal:
+        raise ValidationError(refusal)
     sites = list(sites)
     if any(site.trial_id != trial.pk for site in sites):
         raise ValidationError(_("Choose sites of this trial only."))
@@ -70,11 +68,8 @@ def grant_revoke(*, actor, grant: InspectorGrant, reason: str) -> InspectorGrant
 
 
 def inspector_candidates(trial: TrialPage):
-    """Accounts that may receive a window on the trial: active, not administrators, no role other than inspector."""
-    User = get_user_model()
-    return (User.objects.filter(is_active=True, is_superuser=False)
-            .exclude(groups__trial_role__role__in=[r for r in Role if r != Role.INSPECTOR])
-            .order_by("username"))
+    """Accounts the sponsor may choose for a window on the trial (`permissions.inspector_candidates`)."""
+    return permissions.inspector_candidates().order_by("username")
 
 
 def sites_for(trial: TrialPage):
