@@ -1,4 +1,4 @@
-"""Issue 7 (d): our consent-form PDF (reportlab, consent/pdf.py) against an HTML-to-PDF route (WeasyPrint).
+"""Issue 7 (d): our consent-form PDF (reportlab, consent/pdf/) against an HTML-to-PDF route (WeasyPrint).
 
 The same form, the patient form in force at DIJ in the demo (`masters.form_to_print`, the very input of
 `consent.pdf.render_forms`), printed two ways:

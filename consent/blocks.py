@@ -1,5 +1,5 @@
 """StreamField blocks of a consent form. Their raw values are the neutral block format that the Word
-import/export (`consent/docx/`) and the PDF renderer (`consent/pdf.py`) read and write."""
+import/export (`consent/docx/`) and the PDF renderer (`consent/pdf/`) read and write."""
 
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
