@@ -209,3 +209,42 @@ def load(*, trial, report: dict) -> None:
             elif event[0] == "death":
                 services.participant_record_death(actor=actor, participant=participant, died_at=event[1])
         report["created"].append(f"participant {participant_code}")
+    _load_remote(trial=trial, users=users, numbers=numbers, report=report)
+
+
+# Remote consent of a relative (issue 17), at DIJ, after the participants above: DIJ-0016's daughter consented on
+# her phone and the investigator countersigned; DIJ-0017's son signed on his phone, awaiting the countersignature.
+REMOTE = [("fille", "Claire Demo", True), ("fils", "Paul Demo", False)]
+
+
+def _load_remote(*, trial, users, numbers: dict, report: dict) -> None:
+    from .services import remote
+
+    site = trial.sites.get(code="DIJ")
+    coordinator, investigator = users.get(username="coordinator-dij"), users.get(username="investigator-dij")
+    for relationship, name, countersigned in REMOTE:
+        numbers["DIJ"] += 1
+        participant_code = f"DIJ-{numbers['DIJ']:04d}"
+        if Participant.objects.filter(site=site, code=participant_code).exists():
+            continue
+        participant = services.participant_create(actor=coordinator, site=site)
+        version = _version(site, "surrogate", "1.0", timezone.now())
+        sent = {}
+        # The demo's relative reads the link and the code here rather than in an e-mail to a made-up address.
+        invitation = remote.remote_invitation_create(
+            actor=coordinator, participant=participant, version=version, email=f"{relationship}.demo@example.org",
+            deliver=lambda invitation, sent=sent, **secrets: sent.update(secrets))
+        remote.remote_code_verify(invitation=invitation, code=sent["code"], ip="192.0.2.10")
+        blocks = version.consent.raw_data
+        remote.remote_consent_submit(invitation=invitation, ip="192.0.2.10", answers=remote.RemoteAnswers(
+            statements=dict.fromkeys(range(sum(b["type"] == "consent_statement" for b in blocks)), "accept"),
+            ticks=dict.fromkeys(range(sum(b["type"] == "checkbox" for b in blocks)), True),
+            fills={i: participant_code if "code" in b["value"]["label"].lower() else relationship
+                   for i, b in enumerate(b for b in blocks if b["type"] == "fill_in")},
+            relationship=relationship, independence_attested=True, signature_png=scribble(name),
+            signature_source="drawn"))
+        if countersigned:
+            invitation.refresh_from_db()
+            remote.remote_consent_countersign(actor=investigator, invitation=invitation,
+                                              username=investigator.get_username(), password=DEMO_PASSWORD)
+        report["created"].append(f"participant {participant_code} (remote consent)")

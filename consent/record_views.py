@@ -143,7 +143,14 @@ def participant_detail(request, *, trial, code, participant_code):
         "pending": participant.consents.filter(outcome=ConsentRecord.Outcome.PENDING).order_by("sequence"),
         "can_countersign": permissions.can_countersign_consent(request.user, site),
         "countersign_form": CountersignForm(),
+        **_remote_context(request, site=site, participant=participant),
     })
+
+
+def _remote_context(request, *, site, participant) -> dict:
+    from .remote_views import participant_context  # remote_views builds on this module
+
+    return participant_context(request, site=site, participant=participant)
 
 
 def consent_new(request, *, trial, code, participant_code, version_id):

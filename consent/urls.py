@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import delegation_views, export_views, fixity_views, record_views, views
+from . import delegation_views, export_views, fixity_views, record_views, remote_views, views
 
 urlpatterns = [
     path("verify/", views.verify, name="verify_pdf"),
@@ -8,6 +8,10 @@ urlpatterns = [
     path("tmf/<str:nct>/fixity/<int:pk>/report/", fixity_views.report, name="fixity_report"),
     path("fhir/", include("consent.fhir.urls")),
     path("v/<str:token>/", record_views.short_link, name="consent_short_link"),
+    # A relative's remote consent: no account, a one-time link and a one-time code (`consent.remote_views`).
+    path("remote/<str:token>/", remote_views.remote_code, name="remote_consent"),
+    path("remote/<str:token>/consent/", remote_views.remote_consent, name="remote_consent_form"),
+    path("remote/<str:token>/done/", remote_views.remote_done, name="remote_consent_done"),
     # Under the trial's page URL, like the trial's other sub-pages, but routed by Django (see `views.current_forms`).
     path("<slug:trial_slug>/sites/<str:code>/consent-forms/", views.current_forms, name="current_forms"),
 ]
@@ -54,6 +58,12 @@ trial_page_urlpatterns = [
          _on_trial(record_views, "consent_pdf"), name="consent_pdf"),
     path("sites/<str:code>/participants/<str:participant_code>/consents/<int:sequence>/countersign/",
          _on_trial(record_views, "countersign"), name="countersign"),
+    path("sites/<str:code>/participants/<str:participant_code>/remote/invite/",
+         _on_trial(remote_views, "remote_invite"), name="remote_invite"),
+    path("sites/<str:code>/participants/<str:participant_code>/remote/<int:invitation_id>/cancel/",
+         _on_trial(remote_views, "remote_cancel"), name="remote_cancel"),
+    path("sites/<str:code>/participants/<str:participant_code>/remote/<int:invitation_id>/countersign/",
+         _on_trial(remote_views, "remote_countersign"), name="remote_countersign"),
     path("sites/<str:code>/tasks/", _on_trial(record_views, "tasks"), name="site_tasks"),
     # The principal investigator's delegation log and the investigator site file (`consent.delegation_views`).
     path("sites/<str:code>/delegation/", _on_trial(delegation_views, "delegation_log"), name="delegation_log"),

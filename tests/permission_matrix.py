@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the tables below are grids, one column per persona)
 """The permission matrix (issue 7): the status every URL answers to every persona, read from the README's role table
-and `regulatory/permissions.py`. One row per URL template, one column per persona.
+and `regulatory/permissions/`. One row per URL template, one column per persona.
 
 A cell is one status for every object, or a pair `(site A, site B)` when the row names an object of a site
 (`{site}`, `{participant}`, `{token}`...): the row is requested once with the DIJ object, once with the LIL one.
@@ -76,6 +76,10 @@ MATRIX = [
     ("/documents/authenticate_with_password/1/",                       (404,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),
     ("/verify/",                                                       (302,  200,     200,     200,   200,     200,     200,  200,  200,      200,        200,      200)),
     ("/v/{token}/",                                                    (302,  A,       A,       A,     B,       200,     200,  200,  A,        404,        404,      200)),
+    # The relative's pages of a remote consent: no account, a one-time link; an unknown link is a 404 to everyone.
+    ("/remote/not-a-token/",                                           (404,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),
+    ("/remote/not-a-token/consent/",                                   (404,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),
+    ("/remote/not-a-token/done/",                                      (404,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),
     # --- Pages ---------------------------------------------------------------------------------------------------------
     ("/",                                                              (302,  200,     200,     200,   200,     200,     200,  200,  200,      200,        200,      200)),
     (T + "/",                                                          (302,  200,     200,     200,   200,     200,     200,  200,  200,      404,        404,      200)),
@@ -119,6 +123,10 @@ MATRIX = [
     (T + "/sites/{site}/isf/documents/{tmf_doc}/",                     (302,  A,       A,       A,     B,       404,     404,  200,  A,        404,        404,      404)),
     (T + "/sites/{site}/participants/{participant}/tasks/{inform_task}/informed/", (302,  405,  405, 405, 405, 405, 405, 405, 405, 404, 404, 405)),
     (T + "/sites/{site}/participants/{participant}/consents/1/countersign/", (302, 405, 405, 405, 405, 405,   405,  405,  405,      404,        404,      405)),
+    # Remote consent of a relative: invited, cancelled and countersigned from the participant's page (POST only).
+    (T + "/sites/{site}/participants/{participant}/remote/invite/",     (302,  405,     405,     405,   405,     405,     405,  405,  405,      404,        404,      405)),
+    (T + "/sites/{site}/participants/{participant}/remote/1/cancel/",   (302,  405,     405,     405,   405,     405,     405,  405,  405,      404,        404,      405)),
+    (T + "/sites/{site}/participants/{participant}/remote/1/countersign/", (302, 405,   405,     405,   405,     405,     405,  405,  405,      404,        404,      405)),
     # An object of one site asked for under the other site's URL: nobody gets it.
     (T + "/sites/dij/participants/{lil_participant}/",                 (302,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),
     (T + "/sites/dij/participants/{lil_participant}/consents/1/pdf/",  (302,  404,     404,     404,   404,     404,     404,  404,  404,      404,        404,      404)),

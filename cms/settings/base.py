@@ -239,12 +239,18 @@ INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # --- end Background tasks ---
 
-# --- Verification of uploaded PDFs (consent/verification.py, /verify/) ---
+# --- Verification of uploaded PDFs (consent/verification/, /verify/) ---
 # A verification answers within this many seconds, whatever the file (a child process is stopped after it).
 TRIALDOCS_VERIFY_SECONDS = 1.5
 # Verifications per user within the window (/verify/ answers 429 beyond, without reading the file), counted in
 # the cache (CACHES: per process with the default local memory, across processes with a shared cache).
 VERIFY_THROTTLE = {"WINDOW_SECONDS": 5 * 60, "MAX_PER_USER": 10}
+# Remote consent of a relative (consent/services/remote.py): the link and its code are valid this many hours (the
+# relative's e-mail address is erased when the invitation is used, cancelled or expired, at the latest by the hourly
+# `erase_remote_consent_emails`); a few wrong codes lock the invitation; per address (IP), attempts on any
+# invitation are counted in the cache (shared across app servers when CACHES is Redis).
+TRIALDOCS_REMOTE_CONSENT_HOURS = int(os.environ.get("TRIALDOCS_REMOTE_CONSENT_HOURS", "48"))
+REMOTE_CONSENT_THROTTLE = {"MAX_WRONG_CODES": 5, "WINDOW_SECONDS": 15 * 60, "MAX_PER_ADDRESS": 20}
 # --- end Verification ---
 
 # --- FHIR (consent/fhir, docs/FHIR.md) ---

@@ -18,6 +18,7 @@ from .participants import (
     ParticipantCounter,
     Withdrawal,
 )
+from .remote import RemoteConsentInvitation
 
 __all__ = [
     "ArchivalFile",
@@ -33,6 +34,7 @@ __all__ = [
     "Language",
     "Participant",
     "ParticipantCounter",
+    "RemoteConsentInvitation",
     "SignedMaster",
     "WITHDRAWAL_ENDS_PARTICIPATION",
     "WITHDRAWAL_ORDER",

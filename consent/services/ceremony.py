@@ -94,9 +94,12 @@ def requirement(entry: dict, *, cannot_read: bool) -> bool:
 
 def check(*, version: ConsentFormVersionPage, main_role: str, main_name: str, outcome: str, signed_at: datetime,
           actor, actor_name: str, site, cannot_read: bool, others: dict[str, SignerInput],
-          answers: dict[int, ComprehensionInput], signature_source: str, now: datetime) -> Ceremony:
+          answers: dict[int, ComprehensionInput], signature_source: str, now: datetime,
+          countersigned_at: datetime | None = None) -> Ceremony:
     """Check the ceremony as the tablet collected it; raise a ValidationError (nothing written) for a signer
-    missing, signatures out of order, a date in the future, an unanswered or undiscussed question."""
+    missing, signatures out of order, a date in the future, an unanswered or undiscussed question.
+    `countersigned_at`: when an investigator records it, the time of their countersignature (by default the last
+    signature's: at the bedside their e-signature closes the ceremony)."""
     config = version.ceremony_signers()
     comprehension = _comprehension(version, answers, outcome=outcome, actor_name=actor_name)
     ceremony = Ceremony(signers=[], comprehension=comprehension, outcome=outcome)
@@ -132,7 +135,8 @@ def check(*, version: ConsentFormVersionPage, main_role: str, main_name: str, ou
             continue
         if role == "investigator":
             _countersignature(ceremony, entry, required=required, actor=actor, actor_name=actor_name, site=site,
-                              signed_at=signed_at, latest=previous[1] if previous else signed_at, now=now)
+                              signed_at=signed_at, latest=previous[1] if previous else signed_at, now=now,
+                              at=countersigned_at)
             continue
         given = others.get(role) or SignerInput(role=role)
         if not (given.present or given.declined):
@@ -190,12 +194,17 @@ def check(*, version: ConsentFormVersionPage, main_role: str, main_name: str, ou
 
 
 def _countersignature(ceremony: Ceremony, entry: dict, *, required: bool, actor, actor_name: str, site,
-                      signed_at: datetime, latest: datetime, now: datetime) -> None:
+                      signed_at: datetime, latest: datetime, now: datetime, at: datetime | None = None) -> None:
     """Given with the recording by an investigator of the site (their e-signature closes the ceremony, after its
-    last signer: the moment of the recording itself is in the audit entry); else later, within the form's delay."""
+    last signer, or at `at`: the moment of the recording itself is in the audit entry); else later, within the
+    form's delay."""
     if ceremony.outcome != ConsentRecord.Outcome.CONSENTED:
         return  # nothing to countersign: the ceremony ended without consent
     if permissions.can_countersign_consent(actor, site):
+        if at is not None and not latest <= at <= now:
+            raise ValidationError(_("The countersignature's time must fall between the last signature (%(latest)s) "
+                                    "and now. Nothing was recorded.") % {"latest": _local(latest)})
+        latest = at or latest
         ceremony.countersigned_now, ceremony.countersigned_at = True, latest
         ceremony.signers.append({"role": "investigator", "words": ROLE_WORDS["investigator"], "name": actor_name,
                                  "required": required, "decision": "signed", "at": latest.isoformat(),

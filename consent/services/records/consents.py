@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -57,16 +58,21 @@ class ConsentInput:
     cannot_read: bool = False
     others: dict[str, ceremonies.SignerInput] = field(default_factory=dict)
     comprehension: dict[int, ceremonies.ComprehensionInput] = field(default_factory=dict)
+    # When an investigator records the consent, their countersignature's time: by default the ceremony's last
+    # signature (at the bedside, their e-signature closes it); a remote consent gives the moment they countersign.
+    countersigned_at: datetime | None = None
 
 
 def consent_record_create(*, actor, participant: Participant, data: ConsentInput, username: str, password: str,
-                          expected_sequence: int) -> ConsentRecord:
+                          expected_sequence: int, with_record: Callable[[ConsentRecord], None] | None = None
+                          ) -> ConsentRecord:
     """Record a consent (or a refusal) and its signed PDF, all or nothing.
 
     The person who obtained it signs with both components of their electronic signature, typed again at every
     signing: their user name and their password (21 CFR 11.200(a)(1)). `expected_sequence` is the number of
     records the form was opened with: a second submission, or someone else's record in between, is refused
-    instead of being recorded twice.
+    instead of being recorded twice. `with_record(record)`: what the caller writes with the record, in its
+    transaction (a remote consent links its invitation); if it raises, nothing is recorded.
     """
     site = participant.site
     if data.version.kind == "emergency":  # the investigator's attestation, delegated on the log
@@ -88,11 +94,13 @@ def consent_record_create(*, actor, participant: Participant, data: ConsentInput
     # towards the login throttle) although nothing else is written.
     if not _signature_components_match(actor, username, password):
         raise ValidationError(_("Your user name or password is not correct: the consent was not recorded."))
-    return _record(actor=actor, participant=participant, data=data, expected_sequence=expected_sequence)
+    return _record(actor=actor, participant=participant, data=data, expected_sequence=expected_sequence,
+                   with_record=with_record)
 
 
 @transaction.atomic
-def _record(*, actor, participant: Participant, data: ConsentInput, expected_sequence: int) -> ConsentRecord:
+def _record(*, actor, participant: Participant, data: ConsentInput, expected_sequence: int,
+            with_record: Callable[[ConsentRecord], None] | None = None) -> ConsentRecord:
     site = participant.site
     participant = _locked(participant)
     if participant.consents.count() != expected_sequence:
@@ -123,7 +131,7 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
             main_name=_main_name(signer, participant.code, data.surrogate_relationship.strip()),
             outcome=data.outcome, signed_at=data.signed_at, actor=actor, actor_name=actor_name, site=site,
             cannot_read=data.cannot_read, others=data.others, answers=data.comprehension,
-            signature_source=data.signature_source, now=now)
+            signature_source=data.signature_source, now=now, countersigned_at=data.countersigned_at)
 
     record = ConsentRecord(
         participant=participant, sequence=expected_sequence + 1, version=version, kind=kind, outcome=ceremony.outcome,
@@ -170,6 +178,8 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
             _open_continuation_task(participant, record, trial)
             _open_patient_consent_task(participant, record, trial)
             _open_reconsent_if_outdated(participant, record, trial)
+            if with_record is not None:
+                with_record(record)
             audit.record(actor=actor, action="consent.recorded", obj=record, changes={
                 "participant": [None, participant.code], "version": [None, str(version)],
                 "outcome": [None, record.outcome], "signer": [None, record.signer_role],

@@ -1,0 +1,420 @@
+"""Remote consent of a relative (issue 17): the investigator's invitation, the relative's one-time code and
+signature on their own phone, then the investigator's countersignature, which records the consent through the
+records service (`consent_record_create`, with both components of the investigator's electronic signature).
+
+Each step runs in one transaction with its audit entry; bad input raises a ValidationError and writes nothing, but
+for a wrong code, which is counted (the invitation locks after `REMOTE_CONSENT_THROTTLE["MAX_WRONG_CODES"]`).
+The link's token and the code exist in clear only in the two e-mails; the e-mail address is blanked as soon as
+the invitation is used, cancelled or expired (`remote_emails_erase`, hourly)."""
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from cms.public import public_url
+from regulatory import audit, permissions
+
+from .. import selectors
+from ..blocks import neutral
+from ..models import ConsentFormVersionPage, ConsentRecord, Participant, RemoteConsentInvitation
+from . import records
+from .ceremony import ComprehensionInput
+
+CODE_DIGITS = 6
+# Signers a remote ceremony cannot have: they attend the discussion in person.
+IN_PERSON_ROLES = ("impartial_witness", "interpreter", "participant")
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _email_sha256(email: str) -> str:
+    return _sha256(email.strip().lower())
+
+
+def _limits() -> dict:
+    return {"MAX_WRONG_CODES": 5, "WINDOW_SECONDS": 15 * 60, "MAX_PER_ADDRESS": 20,
+            **getattr(settings, "REMOTE_CONSENT_THROTTLE", {})}
+
+
+def link_path(token: str) -> str:
+    return f"/remote/{token}/"
+
+
+# --- The investigator's side ------------------------------------------------------------------------------------
+
+
+def remote_versions(*, participant: Participant, at: datetime | None = None) -> list[ConsentFormVersionPage]:
+    """The surrogate forms in force at the participant's site now (one per language) that a relative can sign
+    remotely: their ceremony needs nobody in person (no witness or interpreter required)."""
+    site = participant.site
+    found = []
+    for language, _label in settings.LANGUAGES:
+        version = selectors.current_version(site=site, kind="surrogate", language=language, at=at)
+        if version is not None and _remote_refusal(version) is None:
+            found.append(version)
+    return found
+
+
+def _remote_refusal(version: ConsentFormVersionPage) -> str | None:
+    if version.kind != "surrogate":
+        return _("Only a surrogate consent form can be signed remotely by a relative.")
+    if any(entry["role"] in IN_PERSON_ROLES and entry["requirement"] == "required"
+           for entry in version.ceremony_signers()):
+        return _("This form version asks for a signer who attends in person (impartial witness, interpreter or the "
+                 "participant): it cannot be signed remotely.")
+    return None
+
+
+@transaction.atomic
+def remote_invitation_create(*, actor, participant: Participant, version: ConsentFormVersionPage, email: str,
+                             deliver: Callable[..., None] | None = None) -> RemoteConsentInvitation:
+    """Send a relative a one-time link and, in a separate e-mail, a one-time code, for the surrogate consent of
+    this participant on the version in force. Who may record consents at the site (delegation log) may invite.
+
+    `deliver(invitation, token=…, code=…)` sends them (by default two e-mails through Django's mail backend; an SMS
+    gateway for the code would be another one); it raises a ValidationError when it cannot, and nothing is kept."""
+    site = participant.site
+    if not permissions.is_site_staff(actor, site):
+        raise PermissionDenied
+    if not permissions.can_record_consent(actor, site):  # not delegated "obtain informed consent" today: why
+        raise ValidationError(permissions.delegation_refusal(actor, site, "consent")
+                              or _("You may not record consents at %(site)s.") % {"site": site.code})
+    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant.pk)
+    if not participant.is_active:
+        raise ValidationError(_("%(code)s is no longer taking part: nothing was sent.") % {"code": participant.code})
+    now = timezone.now()
+    current = selectors.current_version(site=site, kind=version.kind, language=version.language, at=now)
+    if current is None or current.pk != version.pk:
+        raise ValidationError(_("This version is not the one in force at %(site)s: nothing was sent.")
+                              % {"site": site.code})
+    why = _remote_refusal(version) or records.kinds_not_offered(participant=participant,
+                                                                kinds=[version.kind]).get(version.kind)
+    if why:
+        raise ValidationError(why)
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError(_("Give the relative's e-mail address: nothing was sent.")) from error
+    if any(invitation.state(now) in (RemoteConsentInvitation.State.OPEN, RemoteConsentInvitation.State.SIGNED)
+           for invitation in participant.remote_invitations.all()):
+        raise ValidationError(_("An invitation of %(code)s is still open or awaits your countersignature: cancel it "
+                                "first. Nothing was sent.") % {"code": participant.code})
+    token = secrets.token_urlsafe(32)
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    invitation = RemoteConsentInvitation.objects.create(
+        participant=participant, version=version, language=version.language, email=email,
+        email_sha256=_email_sha256(email), token_sha256=_sha256(token), code_sha256=_sha256(code), created_by=actor,
+        expires_at=now + timedelta(hours=settings.TRIALDOCS_REMOTE_CONSENT_HOURS))
+    audit.record(actor=actor, action="remote_consent.invited", obj=invitation, changes={
+        "participant": [None, participant.code], "version": [None, str(version)],
+        "expires_at": [None, invitation.expires_at], "email_sha256": [None, invitation.email_sha256]})
+    (deliver or _send_invitation)(invitation, token=token, code=code)
+    return invitation
+
+
+def _send_invitation(invitation: RemoteConsentInvitation, *, token: str, code: str) -> None:
+    """Two e-mails: the link, then the code; neither names the participant (only their code)."""
+    until = date_format(timezone.localtime(invitation.expires_at), "DATETIME_FORMAT")
+    site = invitation.participant.site
+    with translation.override(invitation.language):
+        try:
+            send_mail(
+                _("Consent requested for a relative in intensive care"),
+                "\n\n".join([
+                    _("Dear Sir or Madam,"),
+                    _("The team of %(site)s asks for your consent, as a relative, for participant %(code)s in the "
+                      "clinical trial %(trial)s.") % {"site": site.name, "code": invitation.participant.code,
+                                                      "trial": site.trial.nct_number},
+                    _("Open this link on your phone or computer (it can be used once, until %(until)s):")
+                    % {"until": until} + "\n" + public_url(link_path(token)),
+                    _("A one-time code is sent to you in a separate message: type it when the page asks for it."),
+                    _("If you did not expect this message, ignore it; you may call the team."),
+                    _("TrialDocs (automatic message, please do not reply)")]),
+                settings.DEFAULT_FROM_EMAIL, [invitation.email])
+            send_mail(
+                _("Your one-time code"),
+                "\n\n".join([
+                    _("Dear Sir or Madam,"),
+                    _("Your one-time code: %(code)s") % {"code": code},
+                    _("Type it on the page opened from the link sent in the other message. Never give it to anyone "
+                      "on the telephone."),
+                    _("TrialDocs (automatic message, please do not reply)")]),
+                settings.DEFAULT_FROM_EMAIL, [invitation.email])
+        except OSError as error:
+            raise ValidationError(_("The e-mail could not be sent; nothing was recorded. Try again later.")) from error
+
+
+@transaction.atomic
+def remote_invitation_cancel(*, actor, invitation: RemoteConsentInvitation) -> RemoteConsentInvitation:
+    site = invitation.participant.site
+    if not permissions.can_record_consent(actor, site):
+        raise PermissionDenied
+    invitation = RemoteConsentInvitation.objects.select_for_update().get(pk=invitation.pk)
+    now = timezone.now()
+    if invitation.state(now) not in (RemoteConsentInvitation.State.OPEN, RemoteConsentInvitation.State.SIGNED,
+                                     RemoteConsentInvitation.State.LOCKED):
+        raise ValidationError(_("This invitation cannot be cancelled (%(state)s). Nothing was recorded.")
+                              % {"state": invitation.State(invitation.state(now)).label})
+    invitation.cancelled_at, invitation.cancelled_by = now, actor
+    _erase(invitation, now)
+    invitation.signature_png = None  # a signature never countersigned is not kept
+    invitation.save()
+    audit.record(actor=actor, action="remote_consent.cancelled", obj=invitation)
+    return invitation
+
+
+def remote_consent_countersign(*, actor, invitation: RemoteConsentInvitation, username: str, password: str,
+                               discussed: bool = False) -> ConsentRecord:
+    """The investigator countersigns what the relative signed: the consent is recorded then, by the records
+    service, with the relative's manifestation (relationship, time, drawn signature) and the investigator's
+    electronic signature (user name and password typed again). Only an investigator of the site may."""
+    site = invitation.participant.site
+    if not permissions.is_site_staff(actor, site):
+        raise PermissionDenied
+    if not permissions.can_countersign_consent(actor, site):
+        raise ValidationError(_("Only an investigator of %(site)s can countersign a consent. Nothing was recorded.")
+                              % {"site": site.code})
+    invitation = RemoteConsentInvitation.objects.select_related("version", "participant__site__trial").get(
+        pk=invitation.pk)
+    if invitation.state(timezone.now()) != RemoteConsentInvitation.State.SIGNED:
+        raise ValidationError(_("This invitation does not await a countersignature. Nothing was recorded."))
+    version = invitation.version
+    comprehension = {int(index): ComprehensionInput(attempts=list(attempts), discussed=discussed)
+                     for index, attempts in invitation.comprehension.items()}
+    data = records.ConsentInput(
+        version=version, signed_at=invitation.used_at, outcome=ConsentRecord.Outcome.CONSENTED,
+        answers={int(k): v for k, v in invitation.answers.get("statements", {}).items()},
+        ticks={int(k): bool(v) for k, v in invitation.answers.get("ticks", {}).items()},
+        fills={int(k): v for k, v in invitation.answers.get("fills", {}).items()},
+        surrogate_relationship=invitation.relationship, independence_attested=invitation.independence_attested,
+        signature_png=bytes(invitation.signature_png) if invitation.signature_png is not None else None,
+        signature_source=invitation.signature_source, information_shown_at=invitation.information_shown_at,
+        information_seconds=invitation.information_seconds, comprehension=comprehension,
+        countersigned_at=timezone.now())
+
+    def link(record: ConsentRecord) -> None:  # in the record's transaction: both, or neither
+        locked = RemoteConsentInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.record_id is not None:
+            raise ValidationError(_("This invitation does not await a countersignature. Nothing was recorded."))
+        locked.record = record
+        locked.signature_png = None  # now in the signed record's PDF
+        locked.save(update_fields=["record", "signature_png"])
+        audit.record(actor=actor, action="remote_consent.countersigned", obj=locked, changes={
+            "record": [None, str(record)], "relative_signed_at": [None, locked.used_at],
+            "code_verified_at": [None, locked.code_verified_at], "verified_ip": [None, locked.verified_ip],
+            "signed_ip": [None, locked.signed_ip], "email_sha256": [None, locked.email_sha256]})
+
+    return records.consent_record_create(
+        actor=actor, participant=invitation.participant, data=data, username=username, password=password,
+        expected_sequence=invitation.participant.consents.count(), with_record=link)
+
+
+# --- The relative's side ----------------------------------------------------------------------------------------
+
+
+def remote_invitation_by_token(token: str) -> RemoteConsentInvitation | None:
+    if not token or len(token) > 100:
+        return None
+    digest = _sha256(token)
+    found = (RemoteConsentInvitation.objects.select_related("participant__site__trial", "version")
+             .filter(token_sha256=digest).first())
+    if found is None or not hmac.compare_digest(found.token_sha256, digest):
+        return None
+    return found
+
+
+def address_allowed(ip: str | None) -> bool:
+    """One more attempt from this address (IP) within the window, on any invitation (a link or a code): counted in
+    Django's cache, shared across app servers when the cache is (Redis), as VERIFY_THROTTLE is."""
+    limits = _limits()
+    window = int(time.time() // limits["WINDOW_SECONDS"])
+    key = f"trialdocs:remote-consent:{ip or 'unknown'}:{window}"
+    cache.add(key, 0, timeout=limits["WINDOW_SECONDS"])
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=limits["WINDOW_SECONDS"])
+        count = 1
+    return count <= limits["MAX_PER_ADDRESS"]
+
+
+def closed_message(invitation: RemoteConsentInvitation, now: datetime | None = None) -> str | None:
+    """Why the relative's link no longer opens, in plain words; None while it is open."""
+    state = invitation.state(now or timezone.now())
+    return {
+        RemoteConsentInvitation.State.EXPIRED: _("This link has expired. Please contact the team that sent it: they "
+                                                 "can send you a new one."),
+        RemoteConsentInvitation.State.SIGNED: _("This link has already been used: your answers and signature were "
+                                                "received. Thank you."),
+        RemoteConsentInvitation.State.COUNTERSIGNED: _("This link has already been used: your answers and signature "
+                                                       "were received. Thank you."),
+        RemoteConsentInvitation.State.LOCKED: _("This link is locked after too many wrong codes. Please contact the "
+                                                "team that sent it."),
+        RemoteConsentInvitation.State.CANCELLED: _("This link was cancelled by the team that sent it."),
+    }.get(state)
+
+
+def remote_code_verify(*, invitation: RemoteConsentInvitation, code: str, ip: str | None) -> RemoteConsentInvitation:
+    """The relative types the one-time code. A wrong one is counted (and audited); the invitation locks after
+    too many. The right one records when, and from which address: the identity check."""
+    if not address_allowed(ip):
+        raise ValidationError(_("Too many attempts from your connection: wait 15 minutes, then try again."))
+    wrong = False
+    with transaction.atomic():
+        invitation = RemoteConsentInvitation.objects.select_for_update().get(pk=invitation.pk)
+        now = timezone.now()
+        closed = closed_message(invitation, now)
+        if closed:
+            raise ValidationError(closed)
+        typed = "".join((code or "").split())
+        if hmac.compare_digest(invitation.code_sha256, _sha256(typed)):
+            invitation.code_verified_at, invitation.verified_ip = now, ip
+            invitation.save(update_fields=["code_verified_at", "verified_ip"])
+            audit.record(actor=None, action="remote_consent.code_verified", obj=invitation,
+                         changes={"at": [None, now], "ip": [None, ip]})
+            return invitation
+        wrong = True
+        invitation.attempts += 1
+        changes = {"attempts": [invitation.attempts - 1, invitation.attempts], "ip": [None, ip]}
+        if invitation.attempts >= _limits()["MAX_WRONG_CODES"]:
+            invitation.locked_at = now
+            _erase(invitation, now)
+            changes["locked_at"] = [None, now]
+        invitation.save()
+        audit.record(actor=None, action="remote_consent.code_wrong", obj=invitation, changes=changes)
+    if wrong and invitation.locked_at:
+        raise ValidationError(closed_message(invitation))
+    left = _limits()["MAX_WRONG_CODES"] - invitation.attempts
+    raise ValidationError(_("This code is not correct. %(left)s attempt(s) left.") % {"left": left})
+
+
+@dataclass
+class RemoteAnswers:
+    """What the relative's page collects; checked by `remote_consent_submit`, never trusted as it comes."""
+
+    statements: dict[int, str] = field(default_factory=dict)
+    ticks: dict[int, bool] = field(default_factory=dict)
+    fills: dict[int, str] = field(default_factory=dict)
+    comprehension: dict[int, list[int]] = field(default_factory=dict)  # question → choice indices, in order
+    relationship: str = ""
+    independence_attested: bool = False
+    signature_png: bytes | None = None
+    signature_source: str = ""
+    information_seconds: int | None = None
+
+
+def remote_consent_submit(*, invitation: RemoteConsentInvitation, answers: RemoteAnswers,
+                          ip: str | None) -> RemoteConsentInvitation:
+    """The relative signs: kept with the invitation, which is then used (single use), and the e-mail address
+    erased. Not a consent until the investigator countersigns (`remote_consent_countersign`)."""
+    with transaction.atomic():
+        invitation = (RemoteConsentInvitation.objects.select_for_update(of=("self",))
+                      .select_related("version", "participant").get(pk=invitation.pk))
+        now = timezone.now()
+        closed = closed_message(invitation, now)
+        if closed:
+            raise ValidationError(closed)
+        if invitation.code_verified_at is None:
+            raise ValidationError(_("Type the one-time code first."))
+        checked = check_answers(invitation.version, answers)
+        if not invitation.participant.is_active:
+            raise ValidationError(_("This consent can no longer be given. Please contact the team that sent the "
+                                    "link."))
+        invitation.used_at, invitation.signed_ip = now, ip
+        invitation.relationship = checked.relationship
+        invitation.independence_attested = True
+        invitation.answers = {"statements": checked.statements, "ticks": checked.ticks, "fills": checked.fills}
+        invitation.comprehension = checked.comprehension
+        invitation.signature_png, invitation.signature_source = checked.signature_png, checked.signature_source
+        if invitation.information_shown_at is not None:
+            shown_for = int((now - invitation.information_shown_at).total_seconds())
+            if checked.information_seconds is not None:
+                invitation.information_seconds = max(0, min(checked.information_seconds, shown_for))
+        _erase(invitation, now)
+        invitation.save()
+        audit.record(actor=None, action="remote_consent.signed", obj=invitation, changes={
+            "at": [None, now], "ip": [None, ip], "relationship": [None, invitation.relationship],
+            "code_verified_at": [None, invitation.code_verified_at]})
+    return invitation
+
+
+def remote_information_shown(*, invitation: RemoteConsentInvitation) -> None:
+    """The first time the note is sent to the relative (after the code): when, as the records keep it."""
+    RemoteConsentInvitation.objects.filter(pk=invitation.pk, information_shown_at__isnull=True).update(
+        information_shown_at=timezone.now())
+
+
+def check_answers(version: ConsentFormVersionPage, answers: RemoteAnswers) -> RemoteAnswers:
+    """Every statement answered (the mandatory ones accepted: a relative who does not consent simply does not
+    sign), every comprehension question answered right in the end, the relationship, the independence and the
+    hand signature given. Raises a ValidationError naming the first problem."""
+    blocks = neutral(version.consent)
+    statements = [b["value"] for b in blocks if b["type"] == "consent_statement"]
+    for index, statement in enumerate(statements):
+        answer = answers.statements.get(index)
+        if answer not in ("accept", "refuse"):
+            raise ValidationError(_("Answer every statement of the form (statement %(n)s).") % {"n": index + 1})
+        if statement.get("mandatory") and answer != "accept":
+            raise ValidationError(_("Statement %(n)s is needed to take part. If you do not wish to consent, do not "
+                                    "sign: simply close this page, or call the team.") % {"n": index + 1})
+    for index, question in enumerate(version.comprehension_questions()):
+        attempts = answers.comprehension.get(index) or []
+        choices = list(question["choices"])
+        if not attempts or len(attempts) > 10 or any(not 0 <= a < len(choices) for a in attempts):
+            raise ValidationError(_("Answer question %(n)s.") % {"n": index + 1})
+        if attempts[-1] != int(question["right_answer"]) - 1:
+            raise ValidationError(_("Question %(n)s: read the explanation, then answer again.") % {"n": index + 1})
+    relationship = " ".join(answers.relationship.split())
+    if not relationship or len(relationship) > 120:
+        raise ValidationError(_("Say how you are related to the patient (for example: daughter, husband)."))
+    if not answers.independence_attested:
+        raise ValidationError(_("You must be independent of the investigator and of the sponsor to consent."))
+    if answers.signature_png is None:
+        raise ValidationError(_("Sign: draw your signature, or type your full name."))
+    fills = {index: (text or "").strip()[:500] for index, text in answers.fills.items()}
+    return RemoteAnswers(statements=dict(answers.statements), ticks=dict(answers.ticks), fills=fills,
+                         comprehension={i: list(a) for i, a in answers.comprehension.items()},
+                         relationship=relationship, independence_attested=True, signature_png=answers.signature_png,
+                         signature_source=answers.signature_source, information_seconds=answers.information_seconds)
+
+
+# --- Erasing the e-mail addresses -------------------------------------------------------------------------------
+
+
+def _erase(invitation: RemoteConsentInvitation, now: datetime) -> None:
+    if invitation.email:
+        invitation.email, invitation.email_erased_at = "", now
+
+
+@transaction.atomic
+def remote_emails_erase(*, now: datetime | None = None) -> int:
+    """Blank the e-mail address of every invitation no longer open (expired, used, locked, cancelled); their
+    SHA-256 stays. Idempotent; returns how many were erased. Run hourly (`erase_remote_consent_emails`)."""
+    now = now or timezone.now()
+    erased = 0
+    for invitation in RemoteConsentInvitation.objects.select_for_update().exclude(email=""):
+        if invitation.state(now) == RemoteConsentInvitation.State.OPEN:
+            continue
+        _erase(invitation, now)
+        invitation.save(update_fields=["email", "email_erased_at"])
+        audit.record(actor=None, action="remote_consent.email_erased", obj=invitation,
+                     changes={"state": [None, invitation.state(now)]})
+        erased += 1
+    return erased
