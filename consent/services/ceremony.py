@@ -204,6 +204,11 @@ def _countersignature(ceremony: Ceremony, entry: dict, *, required: bool, actor,
         if at is not None and not latest <= at <= now:
             raise ValidationError(_("The countersignature's time must fall between the last signature (%(latest)s) "
                                     "and now. Nothing was recorded.") % {"latest": _local(latest)})
+        hours = entry.get("later_within_hours") or 0
+        if at is not None and hours and at > signed_at + timedelta(hours=hours):
+            raise ValidationError(_("The investigator's countersignature was due within %(hours)s h of the signature "
+                                    "(by %(due)s). Nothing was recorded.") % {
+                "hours": hours, "due": _local(signed_at + timedelta(hours=hours))})
         latest = at or latest
         ceremony.countersigned_now, ceremony.countersigned_at = True, latest
         ceremony.signers.append({"role": "investigator", "words": ROLE_WORDS["investigator"], "name": actor_name,

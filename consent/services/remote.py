@@ -9,6 +9,7 @@ the invitation is used, cancelled or expired (`remote_emails_erase`, hourly)."""
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -26,13 +27,15 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cms.public import public_url
-from regulatory import audit, permissions
+from regulatory import audit, mail, permissions
 
 from .. import selectors
 from ..blocks import neutral
 from ..models import ConsentFormVersionPage, ConsentRecord, Participant, RemoteConsentInvitation
 from . import records
 from .ceremony import ComprehensionInput
+
+logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 # Signers a remote ceremony cannot have: they attend the discussion in person.
@@ -352,7 +355,28 @@ def remote_consent_submit(*, invitation: RemoteConsentInvitation, answers: Remot
         audit.record(actor=None, action="remote_consent.signed", obj=invitation, changes={
             "at": [None, now], "ip": [None, ip], "relationship": [None, invitation.relationship],
             "code_verified_at": [None, invitation.code_verified_at]})
+        transaction.on_commit(lambda: _tell_investigators(invitation))
     return invitation
+
+
+def _tell_investigators(invitation: RemoteConsentInvitation) -> None:
+    """An e-mail to the site's investigators: a relative signed, their countersignature is awaited. The participant
+    page says it too, so a mail server that fails loses nothing (logged)."""
+    site = invitation.participant.site
+    code = invitation.participant.code
+    try:
+        mail.send_formal(
+            users=permissions.site_investigators(site).select_related("wagtail_userprofile"),
+            subject=lambda: _("Remote consent of a relative for %(code)s: your countersignature is awaited")
+            % {"code": code},
+            paragraphs=lambda: [_("A relative of participant %(code)s (%(site)s) has signed the consent form on "
+                                  "their phone. It becomes a consent once an investigator of the site countersigns "
+                                  "it, with their user name and password, on the participant's page:")
+                                % {"code": code, "site": site.code},
+                                public_url(site.trial.url + site.trial.reverse_subpage(
+                                    "participant_detail", args=[site.code.lower(), code]))])
+    except OSError:
+        logger.exception("remote consent %s: the investigators of %s could not be told", invitation.pk, site.code)
 
 
 def remote_information_shown(*, invitation: RemoteConsentInvitation) -> None:

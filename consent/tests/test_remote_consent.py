@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.utils import timezone, translation
+from freezegun import freeze_time
 
 from consent import services
 from consent.models import ConsentRecord, RemoteConsentInvitation
@@ -216,7 +217,8 @@ def test_an_unknown_or_expired_link_says_so(world, surrogate, client):
     assert invitation.email == "" and invitation.email_erased_at and invitation.email_sha256
 
 
-def test_the_relative_reads_answers_and_signs_then_the_link_is_used(world, surrogate, client):
+def test_the_relative_reads_answers_and_signs_then_the_link_is_used(world, surrogate, client,
+                                                                    django_capture_on_commit_callbacks):
     participant = new(world)
     invitation, token, code = invite(world, participant, surrogate)
     verified_client(client, token, code)
@@ -230,9 +232,16 @@ def test_the_relative_reads_answers_and_signs_then_the_link_is_used(world, surro
     invitation.refresh_from_db()
     assert invitation.used_at is None and invitation.email == EMAIL
     attempts = re.search(r'name="attempts" value="([^"]+)"', response.content.decode()).group(1)
-    response = client.post(f"/remote/{token}/consent/", consent_data(attempts=attempts))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/remote/{token}/consent/", consent_data(attempts=attempts))
     assert response.status_code == 302 and response["Location"] == f"/remote/{token}/done/"
     assert client.get(f"/remote/{token}/done/").status_code == 200
+    # the site's investigators are told their countersignature is awaited (not the coordinator, not the relative)
+    told = {address for message in mail.outbox for address in message.to}
+    assert world.investigator_a.email in told and EMAIL not in told and world.coordinator_a.email not in told
+    assert any(participant.code in message.subject and f"/participants/{participant.code}/" in message.body
+               for message in mail.outbox)
     invitation.refresh_from_db()
     assert invitation.used_at and invitation.relationship == "fille" and invitation.email == ""
     assert invitation.comprehension == {"0": [1, 0]} and invitation.signature_source == "drawn"
@@ -320,6 +329,18 @@ def test_countersignature_records_the_consent_with_the_relatives_manifestation(w
         remote.remote_consent_countersign(actor=world.investigator_a, invitation=invitation,
                                           username="investigator-a", password=PASSWORD)
     assert participant.consents.count() == 1
+
+
+def test_a_countersignature_after_the_forms_delay_is_refused_nothing_recorded(world, surrogate, client):
+    participant, invitation = signed(world, surrogate, client)
+    # The form asks for the countersignature within 72 h of the relative's signature; the investigator comes 73 h on.
+    invitation.refresh_from_db()
+    with freeze_time(invitation.used_at + datetime.timedelta(hours=73), tick=True), \
+            pytest.raises(ValidationError, match="due within 72 h"):
+        remote.remote_consent_countersign(actor=world.investigator_a, invitation=invitation,
+                                          username="investigator-a", password=PASSWORD)
+    invitation.refresh_from_db()
+    assert invitation.record is None and not participant.consents.exists()
 
 
 def test_a_coordinator_or_a_wrong_password_cannot_countersign(world, surrogate, client):
