@@ -218,7 +218,7 @@ REMOTE = [("fille", "Claire Demo", True), ("fils", "Paul Demo", False)]
 
 
 def _load_remote(*, trial, users, numbers: dict, report: dict) -> None:
-    from .services import remote
+    from .services import remote, remote_relative
 
     site = trial.sites.get(code="DIJ")
     coordinator, investigator = users.get(username="coordinator-dij"), users.get(username="investigator-dij")
@@ -234,15 +234,16 @@ def _load_remote(*, trial, users, numbers: dict, report: dict) -> None:
         invitation = remote.remote_invitation_create(
             actor=coordinator, participant=participant, version=version, email=f"{relationship}.demo@example.org",
             deliver=lambda invitation, sent=sent, **secrets: sent.update(secrets))
-        remote.remote_code_verify(invitation=invitation, code=sent["code"], ip="192.0.2.10")
+        remote_relative.remote_code_verify(invitation=invitation, code=sent["code"], ip="192.0.2.10")
         blocks = version.consent.raw_data
-        remote.remote_consent_submit(invitation=invitation, ip="192.0.2.10", answers=remote.RemoteAnswers(
+        answers = remote_relative.RemoteAnswers(
             statements=dict.fromkeys(range(sum(b["type"] == "consent_statement" for b in blocks)), "accept"),
             ticks=dict.fromkeys(range(sum(b["type"] == "checkbox" for b in blocks)), True),
             fills={i: participant_code if "code" in b["value"]["label"].lower() else relationship
                    for i, b in enumerate(b for b in blocks if b["type"] == "fill_in")},
             relationship=relationship, independence_attested=True, signature_png=scribble(name),
-            signature_source="drawn"))
+            signature_source="drawn")
+        remote_relative.remote_consent_submit(invitation=invitation, ip="192.0.2.10", answers=answers)
         if countersigned:
             invitation.refresh_from_db()
             remote.remote_consent_countersign(actor=investigator, invitation=invitation,

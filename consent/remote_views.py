@@ -1,6 +1,7 @@
 """Remote consent of a relative: the relative's pages (no account: a one-time link and a one-time code; nothing of
 the participant beyond the code and the form; never cached, never indexed) and the investigator's actions from the
-participant's page (invite, cancel, countersign). The services decide (`consent/services/remote.py`)."""
+participant's page (invite, cancel, countersign). The services decide (`consent/services/remote.py`; the relative's
+side: `remote_relative.py`)."""
 
 from functools import wraps
 
@@ -28,6 +29,7 @@ from .record_views import _participant, _url
 from .remote_forms import ATTEMPTS_SALT, RemoteCodeForm, RemoteConsentForm, RemoteCountersignForm, RemoteInviteForm
 from .services import decode_drawn_signature, typed_signature_image
 from .services import remote as service
+from .services import remote_relative as relative
 
 VERIFIED = "remote-consent-verified"
 
@@ -50,14 +52,14 @@ def _private(view):
 def _invitation_or_page(request, token):
     """The invitation of this link, with the page's language (the relative's choice, else the invitation's); or
     the page saying why the link does not open."""
-    invitation = service.remote_invitation_by_token(token)
+    invitation = relative.remote_invitation_by_token(token)
     _activate(request, invitation)
     if invitation is None:
-        service.address_allowed(current_address())  # guessing links counts like guessing codes
+        relative.address_allowed(current_address())  # guessing links counts like guessing codes
         return None, TemplateResponse(request, "consent/remote/closed.html", {
             "message": _("This link is not valid. Check that you opened the whole address from the e-mail.")},
             status=404)
-    closed = service.closed_message(invitation)
+    closed = relative.closed_message(invitation)
     if closed:
         return None, TemplateResponse(request, "consent/remote/closed.html", {
             "message": closed, "done": invitation.used_at is not None}, status=410)
@@ -89,7 +91,7 @@ def remote_code(request, token):
             status = 400
         else:
             try:
-                service.remote_code_verify(invitation=invitation, code=form.cleaned_data["code"],
+                relative.remote_code_verify(invitation=invitation, code=form.cleaned_data["code"],
                                            ip=current_address())
             except ValidationError as error:
                 form.add_error("code", error)
@@ -119,7 +121,7 @@ def remote_consent(request, token):
         attempts = form.attempts_now()
         try:
             answers = _answers(form, attempts)
-            service.remote_consent_submit(invitation=invitation, answers=answers, ip=current_address())
+            relative.remote_consent_submit(invitation=invitation, answers=answers, ip=current_address())
         except ValidationError as problem:
             error = problem
         else:
@@ -127,7 +129,7 @@ def remote_consent(request, token):
             request.session["remote-consent-done"] = invitation.token_sha256
             return HttpResponseRedirect(reverse("remote_consent_done", args=[token]))
     if request.method != "POST":
-        service.remote_information_shown(invitation=invitation)
+        relative.remote_information_shown(invitation=invitation)
     return TemplateResponse(request, "consent/remote/consent.html", {
         "invitation": invitation, "version": version, "form": form, "code": invitation.participant.code,
         "rows": form.rows(version.consent), "question_rows": form.question_rows(attempts), "error": error,
@@ -136,14 +138,14 @@ def remote_consent(request, token):
     }, status=400 if request.method == "POST" else 200)
 
 
-def _answers(form: RemoteConsentForm, attempts) -> service.RemoteAnswers:
+def _answers(form: RemoteConsentForm, attempts) -> relative.RemoteAnswers:
     data = form.cleaned_data
     signature, source = None, ""
     if data.get("signature_drawn"):
         signature, source = decode_drawn_signature(data["signature_drawn"]), "drawn"
     elif data.get("signature_typed"):
         signature, source = typed_signature_image(data["signature_typed"]), "typed"
-    return service.RemoteAnswers(
+    return relative.RemoteAnswers(
         statements={i: data.get(f"statement_{i}") or "" for i in range(form.counts["consent_statement"])},
         ticks={i: bool(data.get(f"tick_{i}")) for i in range(form.counts["checkbox"])},
         fills={i: data.get(f"fill_{i}") or "" for i in range(form.counts["fill_in"])},
@@ -154,7 +156,7 @@ def _answers(form: RemoteConsentForm, attempts) -> service.RemoteAnswers:
 
 @_private
 def remote_done(request, token):
-    invitation = service.remote_invitation_by_token(token)
+    invitation = relative.remote_invitation_by_token(token)
     _activate(request, invitation)
     if invitation is None or request.session.get("remote-consent-done") != invitation.token_sha256:
         raise Http404

@@ -93,7 +93,7 @@ def test_invitation_sends_the_link_and_the_code_in_two_emails_and_keeps_neither_
     assert participant.code in link.body
     stored = RemoteConsentInvitation.objects.values().get(pk=invitation.pk)
     assert not any(token in str(value) or value == code for value in stored.values())
-    assert stored["token_sha256"] == remote._sha256(token) and stored["code_sha256"] == remote._sha256(code)
+    assert stored["token_sha256"] == remote.sha256_hex(token) and stored["code_sha256"] == remote.sha256_hex(code)
     assert abs(stored["expires_at"] - stored["created_at"] - datetime.timedelta(hours=48)).total_seconds() < 5
     entry = AuditEntry.objects.get(action="remote_consent.invited")
     assert EMAIL not in str(entry.changes) and entry.trial_id == world.trial.pk
