@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import delegation_views, export_views, fixity_views, record_views, remote_views, views
+from . import delegation_views, export_views, fixity_views, record_views, remote_views, tablet_views, views
 
 urlpatterns = [
     path("verify/", views.verify, name="verify_pdf"),
@@ -40,7 +40,7 @@ trial_page_urlpatterns = [
     path("sites/<str:code>/participants/<str:participant_code>/", _on_trial(record_views, "participant_detail"),
          name="participant_detail"),
     path("sites/<str:code>/participants/<str:participant_code>/consent/<int:version_id>/",
-         _on_trial(record_views, "consent_new"), name="consent_new"),
+         _on_trial(tablet_views, "consent_new"), name="consent_new"),
     path("sites/<str:code>/participants/<str:participant_code>/withdraw/", _on_trial(record_views, "withdraw"),
          name="withdraw"),
     path("sites/<str:code>/participants/<str:participant_code>/tasks/<int:task_id>/informed/",

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from consent import services
 from consent.models import ConsentRecord, Participant
-from consent.record_views import _information_token
+from consent.tablet_views import _information_token
 from consent.tests.factories import make_form
 from consent.tests.test_record_views import consent_post
 from consent.tests.test_records import forms, new, record  # noqa: F401  (fixtures)
