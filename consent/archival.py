@@ -4,7 +4,10 @@ Decision (issue 15): a consent is recorded with its signature timestamp (B-T), m
 does not answer, nothing is recorded and the form keeps what was typed. The validation data (OCSP responses,
 CRLs) and the document timestamp that make it B-LTA are added by a background task (`consent.tasks`), queued
 when the record is committed and retried while the revocation service or the TSA is down; until then the file is
-shown as "archival completion pending", never presented as complete. Each version of the file is kept in
+shown as "archival completion pending", never presented as complete. Signing refuses a certificate its OCSP
+responder or CRL reports revoked (`signing.SignerRevoked`: nothing recorded, as for the TSA); when they do not
+answer it goes on, and the completion, which validates the signer as of the signature timestamp, refuses one
+revoked before it (`signing.sign_for_archive` says why). Each version of the file is kept in
 `ArchivalRevision`, so a copy handed out before completion is still recognised as the stored document.
 """
 

@@ -11,7 +11,10 @@ Certificates and keys come from `consent.pki` (`load_identity`); checking a sign
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 STAMP_TEXT = "Signé électroniquement par\n%(signer)s\nle %(ts)s\nMotif : %(reason)s\nLieu : %(location)s"
 STAMP_TIME_FORMAT = "%d/%m/%Y %H:%M:%S %Z"
@@ -54,6 +58,10 @@ class SigningUnavailable(SigningError):
 
 class TimestampUnavailable(SigningUnavailable):
     """The timestamping authority did not answer: nothing was signed."""
+
+
+class SignerRevoked(SigningUnavailable):
+    """The signer's certificate is revoked (its OCSP responder or CRL says so): nothing was signed."""
 
 
 class ArchivalIncomplete(SigningError):
@@ -163,17 +171,146 @@ def sign_for_archive(pdf_bytes: bytes, *, identity: SigningIdentity, request: Si
     """The signature of a document TrialDocs stores: PAdES B-T now (a signature timestamp from the TSA), to be
     completed to B-LTA by `complete_archival` (in the background: `consent.tasks.complete_archival`).
 
+    Before signing, the signer's certificate is checked with the OCSP responder or CRL it names
+    (`check_signer_not_revoked`): a revoked certificate raises `SignerRevoked` and nothing is signed, so nothing
+    is recorded (a `SigningUnavailable`, the TSA outage's path: the form keeps what was typed).
+
     Raises `TimestampUnavailable` when the TSA does not answer (nothing is signed) and `SigningUnavailable` when
-    none is configured: never a signature without its timestamp."""
-    return sign_pdf(pdf_bytes, identity=identity, request=request, timestamper=archival_timestamper())
+    none is configured: never a signature without its timestamp.
+
+    Decision, when the revocation service does not answer (or not within `REVOCATION_CHECK_SECONDS`): the
+    signature is made all the same, and the outage is logged (warning). Unlike the signature timestamp, which
+    can only be had now (it is the proof of when the signature was made), the revocation status of the time of
+    signing can still be had later: an OCSP answer or a CRL gives the date of a revocation. The B-LTA completion
+    checks it as of the signature timestamp and refuses a certificate revoked before it (the file then stays
+    "archival completion pending", never presented as complete), and `verify_pdf` fetches it for a file still
+    B-T. Refusing to sign instead would stop every consent while a revocation service is down, for no proof
+    gained."""
+    return run_coroutine_sync(lambda: async_sign_for_archive(pdf_bytes, identity=identity, request=request))
+
+
+async def async_sign_for_archive(pdf_bytes: bytes, *, identity: SigningIdentity, request: SignatureRequest) -> bytes:
+    """The coroutine behind `sign_for_archive`. The revocation check runs while the document is signed and
+    timestamped (its cost is hidden behind theirs): a signature made with a revoked certificate is discarded,
+    never returned."""
+    timestamper = archival_timestamper()
+    status, signed = await asyncio.gather(
+        _async_signer_status(identity),
+        async_sign_pdf(pdf_bytes, identity=identity, request=request, timestamper=timestamper),
+        return_exceptions=True)
+    if isinstance(status, BaseException):
+        raise status
+    if isinstance(signed, BaseException):
+        raise signed
+    return signed
+
+
+# How long the check of the signer's certificate may take, in all (OCSP, CRL, issuers' status), before signing
+# and when a B-T file is verified: past it, the status is unknown.
+REVOCATION_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    """The signer certificate's revocation status as its OCSP responder or CRL gave it: `state` is "good",
+    "revoked" (`revoked_at`, `reason`), "unknown" (not obtained: `detail` says why) or "unchecked" (the certificate
+    names no OCSP responder or CRL, or does not lead to our trust anchors)."""
+
+    state: str
+    detail: str = ""
+    revoked_at: object = None
+    reason: str = ""
+
+
+def check_signer_not_revoked(identity: SigningIdentity) -> RevocationStatus:
+    """Raise `SignerRevoked` (a `SigningUnavailable`) when the identity's certificate is revoked now; otherwise
+    the status found (an unknown one is logged: see `sign_for_archive` for why signing goes on)."""
+    return run_coroutine_sync(lambda: _async_signer_status(identity))
+
+
+async def _async_signer_status(identity: SigningIdentity) -> RevocationStatus:
+    certificate = to_asn1_certificate(identity.certificate)
+    status = await async_revocation_status(certificate, [to_asn1_certificate(cert) for cert in identity.chain])
+    if status.state == "revoked":
+        when = status.revoked_at.strftime("%d/%m/%Y %H:%M UTC") if status.revoked_at else "une date inconnue"
+        raise SignerRevoked(
+            f"Le certificat de signature de {identity.display_name or _common_name(identity.certificate)} est "
+            f"révoqué depuis le {when} (motif : {status.reason or 'non précisé'}) : rien n'a été signé ni "
+            "enregistré. Prévenez l'administrateur : un nouveau certificat doit être émis.")
+    if status.state == "unknown":
+        logger.warning("Revocation status of the signer's certificate unknown at signing (%s): signing anyway, "
+                       "the archival completion checks it", status.detail)
+    return status
+
+
+def names_revocation_service(certificate: asn1_x509.Certificate) -> bool:
+    """Does the certificate say where its revocation status is published (an OCSP responder, a CRL)?"""
+    return bool(certificate.ocsp_urls or certificate.crl_distribution_points)
+
+
+async def async_revocation_status(certificate: asn1_x509.Certificate, other_certs=(), *, moment=None,
+                                  crls=(), seconds: float | None = None) -> RevocationStatus:
+    """The revocation status of `certificate` (and of the CAs above it) as of `moment` (default now), fetched
+    from the OCSP responders and CRLs the certificates name, within `seconds` in all (`REVOCATION_CHECK_SECONDS`).
+
+    A revocation dated after `moment` does not count (AdES: it does not affect a signature proven to exist
+    before it); the data fetched now are accepted for a past `moment` (they date any revocation)."""
+    import aiohttp
+    from pyhanko_certvalidator import CertificateValidator
+    from pyhanko_certvalidator.errors import RevokedError
+    from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    from consent import pki
+
+    if not names_revocation_service(certificate):
+        return RevocationStatus("unchecked", "the certificate names no OCSP responder or CRL")
+    seconds = REVOCATION_CHECK_SECONDS if seconds is None else seconds
+    # a session of our own, with the process's TLS context: aiohttp's default builds one per session (~25 ms)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()))
+    validation_context = ValidationContext(
+        trust_roots=pki.trust_roots(), other_certs=[*other_certs, *pki.known_certificates()], crls=list(crls),
+        allow_fetching=True, moment=moment, retroactive_revinfo=True, revocation_mode="hard-fail",
+        fetcher_backend=OwnedFetcherBackend(AIOHttpFetcherBackend(session, per_request_timeout=seconds)))
+    try:
+        validator = CertificateValidator(certificate, intermediate_certs=list(other_certs),
+                                         validation_context=validation_context)
+        await asyncio.wait_for(validator.async_validate_usage(key_usage=set()), timeout=seconds)
+    except RevokedError as exc:
+        reason = exc.reason.human_friendly if exc.reason is not None else ""
+        return RevocationStatus("revoked", str(exc), exc.revocation_dt, reason)
+    except TimeoutError:
+        return RevocationStatus("unknown", f"no answer within {seconds:g} s")
+    except Exception as exc:  # noqa: BLE001  # responder down, path not to our anchors, expired: no verdict here
+        from pyhanko_certvalidator.errors import InsufficientRevinfoError, PathBuildingError
+
+        if isinstance(exc, PathBuildingError):
+            return RevocationStatus("unchecked", f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, InsufficientRevinfoError):
+            return RevocationStatus("unknown", f"{type(exc).__name__}: {exc}")
+        return RevocationStatus("unchecked", f"{type(exc).__name__}: {exc}")
+    finally:
+        await validation_context.aclose()
+        await session.close()
+    return RevocationStatus("good")
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 def complete_archival(pdf_bytes: bytes, *, timestamper=None) -> bytes:
     """B-T → B-LTA: the validation data of the last signature (its certificate chain, OCSP responses and CRLs of
-    the signer and of its timestamp's TSA, fetched from the locations the certificates give) in the document
+    the signer and of its timestamp's TSA, fetched now from the locations the certificates give) in the document
     security store, then a document timestamp over the whole, in new incremental revisions: the bytes given stay
     the start of the result. Raises `ArchivalIncomplete` (nothing returned) when revocation data or the TSA
-    cannot be had: the caller keeps the file as it is and tries again later."""
+    cannot be had: the caller keeps the file as it is and tries again later.
+
+    The signer's certificate is validated as of the time its signature timestamp proves (AdES: a revocation after
+    that time does not affect the signature), with the revocation data fetched now: a certificate revoked after
+    the timestamp is completed (the OCSP answer embedded dates the revocation), one revoked before it is refused
+    (`ArchivalIncomplete`, "RevokedError"). The document timestamp's own certificate is validated as of now."""
     return run_coroutine_sync(lambda: async_complete_archival(pdf_bytes, timestamper=timestamper))
 
 
@@ -183,14 +320,16 @@ async def async_complete_archival(pdf_bytes: bytes, *, timestamper=None) -> byte
     from pyhanko.sign.validation import dss
 
     timestamper = timestamper or archival_timestamper()
-    validation_context = _fetching_context()
+    signature_context = validation_context = None
     try:
         reader = PdfFileReader(io.BytesIO(bytes(pdf_bytes)))
         regular = [sig for sig in reader.embedded_signatures if sig.sig_object_type == "/Sig"]
         if not regular:
             raise SigningError("Ce document ne porte aucune signature à compléter.")
-        with_dss = await dss.async_add_validation_info(regular[-1], validation_context, add_vri_entry=False,
+        signature_context = _fetching_context(moment=_signature_timestamp_time(regular[-1]))
+        with_dss = await dss.async_add_validation_info(regular[-1], signature_context, add_vri_entry=False,
                                                        output=io.BytesIO())
+        validation_context = _fetching_context()
         writer = IncrementalPdfFileWriter(with_dss)
         stamped = await PdfTimeStamper(timestamper, field_name=_next_timestamp_field(reader)).async_timestamp_pdf(
             writer, "sha256", validation_context=validation_context, output=io.BytesIO(),
@@ -202,8 +341,19 @@ async def async_complete_archival(pdf_bytes: bytes, *, timestamper=None) -> byte
     except Exception as exc:  # revocation data missing (responder down), TSA error, …: the cause stays chained
         raise ArchivalIncomplete(f"{type(exc).__name__}: {exc}") from exc
     finally:
-        await validation_context.aclose()
+        for context in (signature_context, validation_context):
+            if context is not None:
+                await context.aclose()
     return stamped.getvalue()
+
+
+def _signature_timestamp_time(signature):
+    """The time the signature's timestamp token proves (its genTime), or None (no token: validate as of now)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    for token in extract_tst_data_iter(signature.signer_info, signed=False):
+        return token["encap_content_info"]["content"].parsed["gen_time"].native
+    return None
 
 
 def renew_archive_timestamp(pdf_bytes: bytes, *, timestamper=None) -> bytes:
@@ -239,15 +389,20 @@ def _next_timestamp_field(reader) -> str:
     return f"{DOCUMENT_TIMESTAMP_FIELD}{number}"
 
 
-def _fetching_context() -> ValidationContext:
+def _fetching_context(*, moment=None) -> ValidationContext:
     """Trust anchors from `consent.pki`, revocation data fetched from the certificates' AIA and CRL distribution
-    points, and required for every certificate: a missing OCSP response or CRL is an error, not a gap."""
+    points, and required for every certificate: a missing OCSP response or CRL is an error, not a gap.
+
+    `moment`: validate as of that past time (a signature timestamp's), with the revocation data fetched now taken
+    as applying to it: they date any revocation (pyHanko's `retroactive_revinfo`; its caveat: a certificate hold
+    released since would not be seen as having been in force then)."""
     from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 
     from consent import pki
 
     return ValidationContext(trust_roots=pki.trust_roots(), other_certs=pki.known_certificates(),
-                             allow_fetching=True, revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO))
+                             allow_fetching=True, moment=moment,
+                             revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, retroactive_revinfo=moment is not None))
 
 
 def _pdf_signer(identity, request, *, timestamper, validation_context) -> signers.PdfSigner:

@@ -79,6 +79,34 @@ def test_when_the_tsa_is_down_nothing_is_recorded_and_no_file_is_written(world, 
     assert set(media.rglob("*.pdf")) == before
 
 
+def test_when_the_signer_is_revoked_nothing_is_recorded_and_no_file_is_written(world, forms, settings,
+                                                                               tmp_path):  # noqa: F811
+    """The site's certificate revoked (its OCSP responder says so): signing refuses, as when the TSA is down
+    (`SignerRevoked`, a `SigningUnavailable`): no record, no file, the message says the certificate is revoked."""
+    import datetime as dt
+
+    from consent.tests.test_revocation import revoked_copy
+
+    port = free_port()
+    settings.TRIALDOCS_PKI_DIR = tmp_path / "pki"
+    settings.TRIALDOCS_PKI_SERVICES_URL = f"http://127.0.0.1:{port}"
+    settings.TRIALDOCS_TSA_URL = ""
+    pki.ensure_identities(sponsor_name=world.trial.sponsor_name, site_codes=["DIJ"])
+    settings.TRIALDOCS_PKI_DIR = revoked_copy(tmp_path / "pki", tmp_path / "revoked",
+                                              dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    participant, media = new(world), Path(settings.MEDIA_ROOT)
+    before = set(media.rglob("*.pdf"))
+    services = Animator(settings.TRIALDOCS_PKI_DIR, port).start()
+    try:
+        with pytest.raises(signing.SignerRevoked, match="révoqué"):
+            record(world, participant, forms["patient"])
+    finally:
+        services.stop()
+    assert not ConsentRecord.objects.filter(participant=participant).exists()
+    assert not ArchivalFile.objects.exists()
+    assert set(media.rglob("*.pdf")) == before
+
+
 def test_no_tsa_at_all_refuses_to_sign_rather_than_storing_b_b(world, forms, settings):  # noqa: F811
     settings.TRIALDOCS_SIGNING_REFUSE_DEMO_PKI = False
     settings.TRIALDOCS_TSA_URL = ""

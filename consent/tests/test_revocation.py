@@ -113,10 +113,6 @@ def test_signer_revoked_after_the_signature_timestamp_stays_valid_at_year_10(sig
     assert "Signed by:          Centre investigateur DIJ" in out and "PAdES level:        B-LTA" in out, out
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Known gap: the B-LTA completion validates the signer's certificate as of now (signing._fetching_context, "
-    "pyHanko's add_validation_info), not as of the signature timestamp: an OCSP answer 'revoked since T1' with T1 "
-    "after the timestamp raises RevokedError, and the file stays B-T, its completion retried for ever."))
 def test_signer_revoked_after_the_timestamp_but_before_completion_is_completed_and_valid(signed, tmp_path):
     """Proves: a signature whose B-LTA completion runs after the signer's certificate was revoked (cessation of
     operation: the investigator left), the revocation dated after the signature timestamp, is still completed to
@@ -170,8 +166,10 @@ def test_signer_revoked_before_signing_but_published_after_completion_is_not_val
 
 @pytest.fixture(scope="module")
 def revoked_before_signing(signed, tmp_path_factory):
-    """A consent signed by the site (B-T, `sign_for_archive`) ten days after its certificate was revoked (the
-    revocation published by the PKI's OCSP responder and in its weekly CRL), and what the B-LTA completion did."""
+    """A consent signed by the site ten days after its certificate was revoked (the revocation published by the
+    PKI's OCSP responder and in its weekly CRL): what signing did with the PKI's services up (it refuses), the
+    B-T file signed while the OCSP responder and CRLs did not answer (only the TSA did: signing goes on, see
+    `sign_for_archive`), and what the B-LTA completion did with that file once the services answer again."""
     folder = tmp_path_factory.mktemp("revoked-before")
     revoked_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)  # the certificate is valid from 30 days ago
     directory = revoked_copy(signed["pki"], folder / "pki", revoked_at)
@@ -179,7 +177,22 @@ def revoked_before_signing(signed, tmp_path_factory):
         services = Animator(directory, signed["port"]).start()
         try:
             assert published_revocation(services, directory) is not None
+            try:
+                signing_refusal = None
+                signing.sign_for_archive(make_pdf(), identity=signed["identity"], request=CONSENT)
+            except signing.SigningUnavailable as error:
+                signing_refusal = error
+        finally:
+            services.stop()
+    tsa_only = Animator(directory, free_port()).start()  # the certificates' OCSP and CRL locations do not answer
+    try:
+        with override_settings(TRIALDOCS_PKI_DIR=directory, TRIALDOCS_TSA_URL=f"{tsa_only.url}/tsa/tsa"):
             signed_bt = signing.sign_for_archive(make_pdf(), identity=signed["identity"], request=CONSENT)
+    finally:
+        tsa_only.stop()
+    with override_settings(TRIALDOCS_PKI_DIR=directory, TRIALDOCS_TSA_URL=""):
+        services = Animator(directory, signed["port"]).start()
+        try:
             try:
                 completed, refusal = signing.complete_archival(signed_bt), None
             except signing.ArchivalIncomplete as error:
@@ -188,7 +201,16 @@ def revoked_before_signing(signed, tmp_path_factory):
             services.stop()
     (folder / "signed.pdf").write_bytes(completed or signed_bt)
     return {"pki": directory, "port": signed["port"], "path": folder / "signed.pdf", "completed": completed,
-            "refusal": refusal}
+            "refusal": refusal, "signing_refusal": signing_refusal}
+
+
+def test_signer_revoked_before_signing_signing_refuses(revoked_before_signing):
+    """Proves: with the PKI's OCSP responder answering, a site whose certificate is revoked cannot sign: signing
+    (`sign_for_archive`, in the consent request) raises `SignerRevoked`, a `SigningUnavailable` (the TSA outage's
+    path: nothing is signed nor recorded, the form keeps what was typed), saying the certificate is revoked."""
+    refusal = revoked_before_signing["signing_refusal"]
+    assert isinstance(refusal, signing.SignerRevoked), refusal
+    assert "révoqué" in str(refusal) and "rien n'a été signé" in str(refusal), refusal
 
 
 def test_signer_revoked_before_signing_the_b_lta_completion_refuses(revoked_before_signing):
@@ -200,10 +222,6 @@ def test_signer_revoked_before_signing_the_b_lta_completion_refuses(revoked_befo
     assert "RevokedError" in refusal and "revoked" in refusal, refusal
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Known gap: a B-T file is verified offline (verify.py: ValidationContext(crls=pki.crls(), allow_fetching=False); "
-    "pki.crls() is the demo CA's own ca.crl.pem, which no revocation reaches, and [] in production), so the "
-    "signature of a revoked certificate whose B-LTA completion was refused is reported SIGNATURE VALID."))
 def test_signer_revoked_before_signing_is_reported_not_valid_revoked(revoked_before_signing):
     """Proves: `verify_pdf` never calls the signature of a certificate revoked before signing valid, and says
     why (revoked), with the PKI's services reporting the revocation at the time of the check."""

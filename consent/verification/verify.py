@@ -18,7 +18,7 @@ from pyhanko.sign.validation import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from consent import pki
-from consent.signing import run_coroutine_sync
+from consent.signing import async_revocation_status, run_coroutine_sync
 
 from .container import _container_problems, _recased_sha256
 from .limits import LIMITS, BeyondLimits, VerificationLimits, _check_container, _check_fields, check_limits
@@ -41,11 +41,20 @@ _EOF_TAIL = re.compile(rb"%%EOF(\r\n|\r|\n)?\Z")
 
 
 def verify_pdf(pdf_bytes: bytes, *, limits: VerificationLimits = LIMITS) -> SignatureReport:
-    """Verify the last signature of a PDF against our trust roots and CRLs, offline.
+    """Verify the last signature of a PDF against our trust roots and CRLs.
 
     `valid` means: cryptographically intact, the signer's chain leads to one of `pki.trust_roots()` (not
     revoked per `pki.crls()`), the signature covers the whole file and nothing was added after it except
     PAdES validation data. Earlier signatures, if any, must be intact and trusted as well.
+
+    A B-LTA file is checked with the validation data it holds (the long-term proof). A file with none yet (B-T:
+    archival completion pending; B-B) is not: the signer's revocation status is fetched online from the OCSP
+    responder or CRL its certificate names (`_online_revocation`), as of the time its signature timestamp proves,
+    within `ONLINE_REVOCATION_SECONDS`; "revoked" makes it not valid. When that status cannot be had (no answer in
+    time, responder down), the verdict is the one of the offline checks, as before: the signature is intact and
+    from a trusted certificate, the report says B-T, and the completion to B-LTA, which requires the status and
+    refuses a certificate revoked before the timestamp, is what proves it for the long term; calling every B-T
+    file "not valid" while a responder is down would say less than that.
     Safe inside a running event loop; async code should prefer `async_verify_pdf`.
     """
     return run_coroutine_sync(lambda: async_verify_pdf(pdf_bytes, limits=limits))
@@ -184,7 +193,13 @@ async def _verify(data: bytes, file_sha256: str, limits: VerificationLimits) -> 
             changes = [_count_bytes_added(trailing)]
 
     level = _level(reader, last)
-    archival = None
+    archival, revoked = None, False
+    if level in ("B-B", "B-T") and intact and trusted and id(last) not in unsound:
+        revocation = await _online_revocation(last, status)
+        if revocation.state == "revoked":
+            revoked = True
+            when = f"{revocation.revoked_at:%Y-%m-%d %H:%M} UTC, " if revocation.revoked_at else ""
+            problems.append(_("The signer's certificate is revoked.") + f" ({when}{revocation.reason})")
     if level == "B-LTA" and intact and id(last) not in unsound:
         # on a reader of its own: the checks above leave the first one's objects resolved in other revisions
         fresh = PdfFileReader(io.BytesIO(data), decode_limits=limits.decode_limits())
@@ -194,6 +209,7 @@ async def _verify(data: bytes, file_sha256: str, limits: VerificationLimits) -> 
     status_problems = _status_problems(status, intact=intact, trusted=trusted,
                                        proven=archival is not None and archival.passed)
     problems.extend(status_problems)
+    trusted = trusted and not revoked  # said above, not again as an unknown chain
     if archival is not None and not archival.passed:
         problems.append(archival.problem)
     certified = _is_certification(reader, last)
@@ -242,6 +258,25 @@ async def _verify(data: bytes, file_sha256: str, limits: VerificationLimits) -> 
         archival_verdict=archival.verdict if archival is not None else "",
         timestamp_expires_at=archival.expires_at if archival is not None else None,
     )
+
+
+# The online revocation check of a file without validation data: a fraction of `TRIALDOCS_VERIFY_SECONDS` (1.5 s
+# in production), so that the answer still comes in time when the responder is slow.
+ONLINE_REVOCATION_SECONDS = 0.75
+
+
+async def _online_revocation(signature, status):
+    """The signer certificate's revocation status, fetched from the OCSP responder or CRL it names, as of the time
+    the signature's timestamp proves (now without one): see `verify_pdf`."""
+    timestamp = status.timestamp_validity
+    moment = timestamp.timestamp if timestamp is not None and timestamp.intact and timestamp.valid else None
+    others = [cert for cert in signature.signed_data["certificates"] or ()
+              if cert.name == "certificate" and cert.chosen != signature.signer_cert]
+    found = await async_revocation_status(signature.signer_cert, [cert.chosen for cert in others], moment=moment,
+                                          crls=pki.crls(), seconds=ONLINE_REVOCATION_SECONDS)
+    if found.state == "unknown":
+        logger.info("Revocation status of %s not obtained online: %s", signature.field_name, found.detail)
+    return found
 
 
 _BYTE_RANGE = re.compile(
