@@ -19,17 +19,14 @@ from regulatory.tmf import filing
 from . import isf, services
 from .forms import DelegationEntryForm, SignatureForm
 from .services.delegation import staff_choices
+from .site_pages import site_or_404, subpage_url
 
 
 def _site(request, trial, code):
-    site = site_for_user(user=request.user, trial=trial, code=code)
-    if site is None or not permissions.can_read_delegation_log(request.user, site):
+    site = site_or_404(request, trial, code)
+    if not permissions.can_read_delegation_log(request.user, site):
         raise Http404
     return site
-
-
-def _url(trial, name, *args):
-    return trial.url + trial.reverse_subpage(name, args=list(args))
 
 
 def delegation_log(request, *, trial, code: str):
@@ -54,7 +51,7 @@ def delegation_log(request, *, trial, code: str):
                 form.add_error(None, error)
             else:
                 messages.success(request, entry.meaning)
-                return HttpResponseRedirect(_url(trial, "delegation_log", site.code.lower()))
+                return HttpResponseRedirect(subpage_url(trial, "delegation_log", site.code.lower()))
         status = 400
         if not keeps:
             for message in form.non_field_errors():
@@ -82,7 +79,7 @@ def delegation_acknowledge(request, *, trial, code: str, entry_id: int):
             error_messages(request, error)
         else:
             messages.success(request, entry.acknowledgement_meaning)
-    return HttpResponseRedirect(_url(trial, "delegation_log", site.code.lower()))
+    return HttpResponseRedirect(subpage_url(trial, "delegation_log", site.code.lower()))
 
 
 @require_safe

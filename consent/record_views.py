@@ -17,46 +17,27 @@ from django.views.decorators.http import require_POST
 from cms.feedback import error_messages
 from regulatory import permissions
 from regulatory.models import TrialPage
-from regulatory.selectors import site_for_user
 
 from . import dashboard, selectors, services
 from .forms import CountersignForm, DeathForm, InformForm, ScreeningCloseForm, WithdrawalForm
 from .models import ConsentRecord, ConsentTask, FormEffectivity, Participant
 from .pki import SigningUnavailable
+from .remote_views import participant_context
 from .services.records import is_site_investigator
-
-
-def _site(request, trial: TrialPage, code: str):
-    site = site_for_user(user=request.user, trial=trial, code=code)
-    if site is None:
-        raise Http404
-    return site
-
-
-def _participant(request, trial, code, participant_code):
-    site = _site(request, trial, code)
-    participant = selectors.participant_of_site(site=site, code=participant_code)
-    if participant is None:
-        raise Http404
-    return site, participant
-
-
-def _url(trial, name, *args):
-    return trial.url + trial.reverse_subpage(name, args=list(args))
-
+from .site_pages import participant_or_404, site_or_404, subpage_url
 
 PARTICIPANTS_PER_PAGE = 50
 
 
 def participants(request, *, trial: TrialPage, code: str):
-    site = _site(request, trial, code)
+    site = site_or_404(request, trial, code)
     can_record = permissions.can_register_participant(request.user, site)
     if request.method == "POST":
         if not permissions.is_site_staff(request.user, site):
             raise Http404
         if not can_record:  # on the staff, not delegated: the page says why, nothing is written
             messages.error(request, permissions.delegation_refusal(request.user, site, "register"))
-            return HttpResponseRedirect(_url(trial, "participants", site.code.lower()))
+            return HttpResponseRedirect(subpage_url(trial, "participants", site.code.lower()))
         if request.POST.get("confirm") != "yes":  # first the question, then the registration
             return TemplateResponse(request, "consent/participant_confirm.html", {
                 "page": trial, "trial": trial, "site": site, "next_code": selectors.next_participant_code(site=site)})
@@ -66,7 +47,7 @@ def participants(request, *, trial: TrialPage, code: str):
             error_messages(request, error)
         else:
             messages.success(request, _("Participant %(code)s registered.") % {"code": participant.code})
-            return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+            return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
     now = timezone.now()
     state = request.GET.get("state", "")
     state = state if state in dashboard.STATES else ""
@@ -103,7 +84,7 @@ def _closed_reason(reason: str) -> str:
 
 
 def participant_detail(request, *, trial, code, participant_code):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     user = request.user
     can_record = permissions.is_site_staff(user, site) and participant.is_active
     # What the delegation log gives the user today (the service checks again on the signing date).
@@ -142,19 +123,13 @@ def participant_detail(request, *, trial, code, participant_code):
         "pending": participant.consents.filter(outcome=ConsentRecord.Outcome.PENDING).order_by("sequence"),
         "can_countersign": permissions.can_countersign_consent(request.user, site),
         "countersign_form": CountersignForm(),
-        **_remote_context(request, site=site, participant=participant),
+        **participant_context(request, site=site, participant=participant),
     })
-
-
-def _remote_context(request, *, site, participant) -> dict:
-    from .remote_views import participant_context  # remote_views builds on this module
-
-    return participant_context(request, site=site, participant=participant)
 
 
 def _participant_event(request, *, trial, code, participant_code, form_class, missing: str, act, done: str):
     """A withdrawal or a death, posted from the participant's page: the service decides, the page says."""
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, missing)
@@ -167,7 +142,7 @@ def _participant_event(request, *, trial, code, participant_code, form_class, mi
             error_messages(request, error)
         else:
             messages.success(request, done % {"code": participant.code})
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 @require_POST
@@ -184,7 +159,7 @@ def withdraw(request, *, trial, code, participant_code):
 @require_POST
 def inform_task_close(request, *, trial, code, participant_code, task_id: int):
     """The participant was told of a non-substantive change: the "inform" task is closed with a note."""
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     task = get_object_or_404(ConsentTask, pk=task_id, participant=participant)
     return _participant_event(
         request, trial=trial, code=code, participant_code=participant_code, form_class=InformForm,
@@ -216,7 +191,7 @@ def record_death(request, *, trial, code, participant_code):
 @require_POST
 def countersign(request, *, trial, code, participant_code, sequence):
     """The investigator countersigns a consent given earlier (or declines to): a new signed revision of its PDF."""
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     if not permissions.can_record_consent(request.user, site):
         raise Http404
     record = get_object_or_404(ConsentRecord, participant=participant, sequence=sequence)
@@ -241,11 +216,11 @@ def countersign(request, *, trial, code, participant_code, sequence):
                              % {"sequence": sequence} if decline else
                              _("Consent #%(sequence)s countersigned: the PDF is signed again (a new revision).")
                              % {"sequence": sequence})
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 def consent_pdf(request, *, trial, code, participant_code, sequence):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     record = get_object_or_404(ConsentRecord, participant=participant, sequence=sequence)
     filename = f"{participant.code}-consentement-{record.sequence}.pdf"
     response = FileResponse(record.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
@@ -255,7 +230,7 @@ def consent_pdf(request, *, trial, code, participant_code, sequence):
 
 
 def tasks(request, *, trial, code):
-    site = _site(request, trial, code)
+    site = site_or_404(request, trial, code)
     return TemplateResponse(request, "consent/tasks.html", {
         "page": trial, "trial": trial, "site": site, "tasks": selectors.open_tasks(site=site),
         "now": timezone.now()})
@@ -270,14 +245,14 @@ def short_link(request, token: str):
     trial = record.participant.site.trial
     return TemplateResponse(request, "consent/record_link.html", {
         "record": record, "trial": trial,
-        "pdf_url": _url(trial, "consent_pdf", record.participant.site.code.lower(), record.participant.code,
+        "pdf_url": subpage_url(trial, "consent_pdf", record.participant.site.code.lower(), record.participant.code,
                         record.sequence)})
 
 
 @require_POST
 def acknowledge_form(request, *, trial, code, period_id: int):
     """The site's staff acknowledge a consent-form version in force at their site."""
-    site = _site(request, trial, code)
+    site = site_or_404(request, trial, code)
     period = get_object_or_404(FormEffectivity, pk=period_id, site=site)
     try:
         services.form_acknowledgement_create(actor=request.user, period=period)
@@ -287,7 +262,7 @@ def acknowledge_form(request, *, trial, code, period_id: int):
         error_messages(request, error)
     else:
         messages.success(request, _("Acknowledged: %(version)s.") % {"version": period.version})
-    return HttpResponseRedirect(_url(trial, "site_detail", site.code.lower()))
+    return HttpResponseRedirect(subpage_url(trial, "site_detail", site.code.lower()))
 
 
 @require_POST
@@ -307,4 +282,4 @@ def remind_form(request, *, trial, period_id: int):
     else:
         messages.success(request, _("Reminder sent to %(count)s person(s) at %(site)s.")
                          % {"count": len(notice.recipients), "site": period.site.code})
-    return HttpResponseRedirect(_url(trial, "acknowledgement_matrix"))
+    return HttpResponseRedirect(subpage_url(trial, "acknowledgement_matrix"))

@@ -25,11 +25,11 @@ from regulatory.accounts import current_address
 
 from .models import RemoteConsentInvitation
 from .pki import SigningUnavailable
-from .record_views import _participant, _url
 from .remote_forms import ATTEMPTS_SALT, RemoteCodeForm, RemoteConsentForm, RemoteCountersignForm, RemoteInviteForm
 from .services import decode_drawn_signature, typed_signature_image
 from .services import remote as service
 from .services import remote_relative as relative
+from .site_pages import participant_or_404, subpage_url
 
 VERIFIED = "remote-consent-verified"
 
@@ -168,7 +168,7 @@ def remote_done(request, token):
 
 @require_POST
 def remote_invite(request, *, trial, code, participant_code):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     if not permissions.is_site_staff(request.user, site):
         raise Http404
     form = RemoteInviteForm(request.POST, versions=service.remote_versions(participant=participant))
@@ -188,12 +188,12 @@ def remote_invite(request, *, trial, code, participant_code):
             messages.success(request, _("Invitation sent: the link and, separately, the code. It expires on "
                                         "%(until)s.") % {"until": date_format(timezone.localtime(invitation.expires_at),
                                                                          "DATETIME_FORMAT")})
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 @require_POST
 def remote_cancel(request, *, trial, code, participant_code, invitation_id: int):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     invitation = get_object_or_404(RemoteConsentInvitation, pk=invitation_id, participant=participant)
     try:
         service.remote_invitation_cancel(actor=request.user, invitation=invitation)
@@ -203,12 +203,12 @@ def remote_cancel(request, *, trial, code, participant_code, invitation_id: int)
         error_messages(request, error)
     else:
         messages.success(request, _("Invitation cancelled; the relative's e-mail address is erased."))
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 @require_POST
 def remote_countersign(request, *, trial, code, participant_code, invitation_id: int):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     if not permissions.is_site_staff(request.user, site):
         raise Http404
     invitation = get_object_or_404(RemoteConsentInvitation, pk=invitation_id, participant=participant)
@@ -229,7 +229,7 @@ def remote_countersign(request, *, trial, code, participant_code, invitation_id:
                            % {"error": error})
         else:
             messages.success(request, _("Remote consent countersigned and recorded: %(record)s.") % {"record": record})
-    return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+    return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
 
 
 def participant_context(request, *, site, participant) -> dict:

@@ -18,12 +18,12 @@ from .blocks import neutral
 from .forms import ConsentForm
 from .models import ConsentFormVersionPage, ConsentRecord, FormEffectivity
 from .pki import SigningUnavailable
-from .record_views import _participant, _url
 from .services.records import emergency_refusal_message, is_site_investigator, signing_suspended
+from .site_pages import participant_or_404, subpage_url
 
 
 def consent_new(request, *, trial, code, participant_code, version_id):
-    site, participant = _participant(request, trial, code, participant_code)
+    site, participant = participant_or_404(request, trial, code, participant_code)
     if not permissions.is_site_staff(request.user, site):
         raise Http404
     choices = selectors.consent_choices(participant=participant)
@@ -77,7 +77,7 @@ def consent_new(request, *, trial, code, participant_code, version_id):
             raise Http404 from None
         else:
             messages.success(request, _("Consent recorded and signed: %(record)s.") % {"record": record})
-            return HttpResponseRedirect(_url(trial, "participant_detail", site.code.lower(), participant.code))
+            return HttpResponseRedirect(subpage_url(trial, "participant_detail", site.code.lower(), participant.code))
     information_read = form.is_bound and form.data.get("information_seconds", "") != ""
     countersign_later = any(e["role"] == "investigator" and e["later_within_hours"] for e in
                             version.ceremony_signers())

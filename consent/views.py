@@ -12,18 +12,11 @@ from regulatory import permissions
 from regulatory.approvals import effectiveness_blockers
 from regulatory.forms import ModelMultipleChoiceField
 from regulatory.models import TrialPage
-from regulatory.selectors import site_for_user
 
 from . import masters, selectors
 from .models import ConsentFormVersionPage
 from .pki import SigningUnavailable
-
-
-def _site(request, trial: TrialPage, code: str):
-    site = site_for_user(user=request.user, trial=trial, code=code)
-    if site is None:
-        raise Http404
-    return site
+from .site_pages import site_or_404
 
 
 def _pdf_response(master, filename: str) -> FileResponse:
@@ -64,7 +57,7 @@ def current_forms(request, trial_slug: str, code: str):
 
 def print_current(request, *, trial: TrialPage, code: str, version_id: int):
     """A form as printed at a site: only its effective version, through every URL (else 404)."""
-    site = _site(request, trial, code)
+    site = site_or_404(request, trial, code)
     # Chosen among the site's current forms, never looked up by the URL's id (SQLite overflows past 64 bits).
     version = next((p.version for p in selectors.current_forms(site=site) if p.version_id == version_id), None)
     if version is None:
@@ -74,7 +67,7 @@ def print_current(request, *, trial: TrialPage, code: str, version_id: int):
 
 
 def print_bulk(request, *, trial: TrialPage, code: str):
-    site = _site(request, trial, code)
+    site = site_or_404(request, trial, code)
     versions = [period.version for period in selectors.current_forms(site=site)]
     if not versions:
         raise Http404
