@@ -94,6 +94,7 @@ def load_demo_world(*, with_records: bool = True) -> None:
     from regulatory import demo
     from regulatory.models import TrialPage
 
+    start_pki_services_process()  # before the demo: it signs (B-LTA), so its TSA must answer
     if not with_records:
         real_load = demo_records.load
         demo_records.load = lambda *, trial, report: None
@@ -105,7 +106,14 @@ def load_demo_world(*, with_records: bool = True) -> None:
     trial = TrialPage.objects.get(nct_number="NCT07063680")
     ensure_identities(sponsor_name=trial.sponsor_name, site_codes=list(trial.sites.values_list("code", flat=True)),
                       site_names=dict(trial.sites.values_list("code", "name")))
-    start_pki_services()
+
+
+def start_pki_services_process() -> None:
+    """`manage.py pki_services`, as `make demo` runs it beside the demo: it waits for the PKI that the demo's loading
+    creates and serves its TSA, OCSP responder and CRLs (the demo waits for them); stopped when the script ends."""
+    process = subprocess.Popen([PYTHON, "manage.py", "pki_services"], cwd=ROOT, env={**os.environ},  # noqa: S603
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(process.terminate)
 
 
 def start_pki_services() -> None:
