@@ -235,6 +235,7 @@ def _load_remote(*, trial, users, numbers: dict, report: dict) -> None:
             actor=coordinator, participant=participant, version=version, email=f"{relationship}.demo@example.org",
             deliver=lambda invitation, sent=sent, **secrets: sent.update(secrets))
         remote_relative.remote_code_verify(invitation=invitation, code=sent["code"], ip="192.0.2.10")
+        remote_relative.remote_information_shown(invitation=invitation)  # the relative reads the note on the phone
         blocks = version.consent.raw_data
         answers = remote_relative.RemoteAnswers(
             statements=dict.fromkeys(range(sum(b["type"] == "consent_statement" for b in blocks)), "accept"),

@@ -132,6 +132,9 @@ class ConsentRecord(models.Model):
                                              default=False)
     ceremony = models.JSONField(_("signers of the ceremony"), default=list, blank=True)
     comprehension = models.JSONField(_("comprehension questions and answers"), default=list, blank=True)
+    # A consent given remotely by a relative (`consent/services/remote.py`): who invited, when the one-time code
+    # was verified and when the relative signed (the addresses and IPs stay with the invitation and the audit trail).
+    remote = models.JSONField(_("remote consent"), default=dict, blank=True)
     declined_by = models.CharField(_("declined by"), max_length=255, blank=True)
     declined_at = models.DateTimeField(_("declined at"), null=True, blank=True)
     countersignature_due_by = models.DateTimeField(_("countersignature due by"), null=True, blank=True)

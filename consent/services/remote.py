@@ -206,7 +206,11 @@ def remote_consent_countersign(*, actor, invitation: RemoteConsentInvitation, us
         signature_png=bytes(invitation.signature_png) if invitation.signature_png is not None else None,
         signature_source=invitation.signature_source, information_shown_at=invitation.information_shown_at,
         information_seconds=invitation.information_seconds, comprehension=comprehension,
-        countersigned_at=timezone.now())
+        countersigned_at=timezone.now(),
+        remote={"invited_by": invitation.created_by.get_full_name() or invitation.created_by.get_username(),
+                "invited_at": invitation.created_at.isoformat(),
+                "code_verified_at": invitation.code_verified_at.isoformat() if invitation.code_verified_at else "",
+                "signed_at": invitation.used_at.isoformat()})
 
     def link(record: ConsentRecord) -> None:  # in the record's transaction: both, or neither
         locked = RemoteConsentInvitation.objects.select_for_update().get(pk=invitation.pk)

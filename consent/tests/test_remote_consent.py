@@ -324,6 +324,9 @@ def test_countersignature_records_the_consent_with_the_relatives_manifestation(w
     assert invitation.record == record and invitation.signature_png is None
     text = pdf_text(record, tmp_path)
     assert f"Proche de {participant.code} (fille)" in text and "Signé par le proche (fille)" in text
+    # the record says how it was given: remotely, by whom the link went out, when the code was verified
+    assert record.remote["invited_by"] and record.remote["code_verified_at"]
+    assert "Recueil à distance" in text and "lien et code à usage unique" in " ".join(text.split())
     assert AuditEntry.objects.filter(action="remote_consent.countersigned", object_id=str(invitation.pk)).exists()
     with pytest.raises(ValidationError):  # once only
         remote.remote_consent_countersign(actor=world.investigator_a, invitation=invitation,

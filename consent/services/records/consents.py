@@ -61,6 +61,8 @@ class ConsentInput:
     # When an investigator records the consent, their countersignature's time: by default the ceremony's last
     # signature (at the bedside, their e-signature closes it); a remote consent gives the moment they countersign.
     countersigned_at: datetime | None = None
+    # A remote consent's identity checks, as printed and kept on the record (`remote.remote_consent_countersign`).
+    remote: dict = field(default_factory=dict)
 
 
 def consent_record_create(*, actor, participant: Participant, data: ConsentInput, username: str, password: str,
@@ -149,6 +151,7 @@ def _record(*, actor, participant: Participant, data: ConsentInput, expected_seq
         information_shown_at=shown_at, information_seconds=seconds,
         signer_cannot_read=data.cannot_read and kind != "emergency",
         ceremony=ceremony.signers, comprehension=ceremony.comprehension, declined_by=ceremony.declined_by,
+        remote=data.remote,
         declined_at=ceremony.declined_at if ceremony.outcome == ConsentRecord.Outcome.DECLINED else None,
         countersignature_due_by=ceremony.countersignature_due_by,
         countersigned_by=actor if ceremony.countersigned_now else None,

@@ -1,6 +1,8 @@
 """The signed PDF of a consent record: what it prints (facts, statements, signers, ceremony, comprehension), sealed
 by the site's signature."""
 
+from datetime import datetime
+
 from cms.public import public_url
 from regulatory.models import TrialPage
 
@@ -97,6 +99,8 @@ def _signed_pdf(record: ConsentRecord, signature_png: bytes | None, trial: Trial
         facts.append(("Contresignature de l'investigateur", f"attendue au plus tard le "
                                                               f"{_local(record.countersignature_due_by)} ; d'ici là, "
                                                               f"ce document n'est pas un consentement"))
+    if record.remote:
+        facts.append(("Recueil à distance", _remote_fact(record.remote)))
     facts.append(("Note d'information à l'écran", _information_fact(record)))
     base = public_url()
     printable = RecordToPrint(
@@ -159,3 +163,12 @@ def _duration(seconds: int) -> str:
 
 def _has_signature_block(version: ConsentFormVersionPage, role: str) -> bool:
     return any(b["type"] == "signature" and b["value"].get("role") == role for b in neutral(version.consent))
+
+
+def _remote_fact(remote: dict) -> str:
+    """How a remote consent was given: by a one-time link and a one-time code sent to the relative."""
+    def shown(key):
+        return _local(datetime.fromisoformat(remote[key])) if remote.get(key) else "—"
+    return (f"lien et code à usage unique envoyés au proche par {remote.get('invited_by', '—')} le "
+            f"{shown('invited_at')} ; code vérifié le {shown('code_verified_at')} ; formulaire lu et signé par le "
+            f"proche sur son appareil le {shown('signed_at')}")
