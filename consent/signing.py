@@ -11,10 +11,8 @@ Certificates and keys come from `consent.pki` (`load_identity`); checking a sign
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,8 +31,9 @@ from pyhanko.sign.signers import constants as pyhanko_constants
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from .revocation import RevocationStatus, async_revocation_status, fetching_context
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -205,23 +204,6 @@ async def async_sign_for_archive(pdf_bytes: bytes, *, identity: SigningIdentity,
     return signed
 
 
-# How long the check of the signer's certificate may take, in all (OCSP, CRL, issuers' status), before signing
-# and when a B-T file is verified: past it, the status is unknown.
-REVOCATION_CHECK_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class RevocationStatus:
-    """The signer certificate's revocation status as its OCSP responder or CRL gave it: `state` is "good",
-    "revoked" (`revoked_at`, `reason`), "unknown" (not obtained: `detail` says why) or "unchecked" (the certificate
-    names no OCSP responder or CRL, or does not lead to our trust anchors)."""
-
-    state: str
-    detail: str = ""
-    revoked_at: object = None
-    reason: str = ""
-
-
 def check_signer_not_revoked(identity: SigningIdentity) -> RevocationStatus:
     """Raise `SignerRevoked` (a `SigningUnavailable`) when the identity's certificate is revoked now; otherwise
     the status found (an unknown one is logged: see `sign_for_archive` for why signing goes on)."""
@@ -241,63 +223,6 @@ async def _async_signer_status(identity: SigningIdentity) -> RevocationStatus:
         logger.warning("Revocation status of the signer's certificate unknown at signing (%s): signing anyway, "
                        "the archival completion checks it", status.detail)
     return status
-
-
-def names_revocation_service(certificate: asn1_x509.Certificate) -> bool:
-    """Does the certificate say where its revocation status is published (an OCSP responder, a CRL)?"""
-    return bool(certificate.ocsp_urls or certificate.crl_distribution_points)
-
-
-async def async_revocation_status(certificate: asn1_x509.Certificate, other_certs=(), *, moment=None,
-                                  crls=(), seconds: float | None = None) -> RevocationStatus:
-    """The revocation status of `certificate` (and of the CAs above it) as of `moment` (default now), fetched
-    from the OCSP responders and CRLs the certificates name, within `seconds` in all (`REVOCATION_CHECK_SECONDS`).
-
-    A revocation dated after `moment` does not count (AdES: it does not affect a signature proven to exist
-    before it); the data fetched now are accepted for a past `moment` (they date any revocation)."""
-    import aiohttp
-    from pyhanko_certvalidator import CertificateValidator
-    from pyhanko_certvalidator.errors import RevokedError
-    from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-    from consent import pki
-
-    if not names_revocation_service(certificate):
-        return RevocationStatus("unchecked", "the certificate names no OCSP responder or CRL")
-    seconds = REVOCATION_CHECK_SECONDS if seconds is None else seconds
-    # a session of our own, with the process's TLS context: aiohttp's default builds one per session (~25 ms)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()))
-    validation_context = ValidationContext(
-        trust_roots=pki.trust_roots(), other_certs=[*other_certs, *pki.known_certificates()], crls=list(crls),
-        allow_fetching=True, moment=moment, retroactive_revinfo=True, revocation_mode="hard-fail",
-        fetcher_backend=OwnedFetcherBackend(AIOHttpFetcherBackend(session, per_request_timeout=seconds)))
-    try:
-        validator = CertificateValidator(certificate, intermediate_certs=list(other_certs),
-                                         validation_context=validation_context)
-        await asyncio.wait_for(validator.async_validate_usage(key_usage=set()), timeout=seconds)
-    except RevokedError as exc:
-        reason = exc.reason.human_friendly if exc.reason is not None else ""
-        return RevocationStatus("revoked", str(exc), exc.revocation_dt, reason)
-    except TimeoutError:
-        return RevocationStatus("unknown", f"no answer within {seconds:g} s")
-    except Exception as exc:  # noqa: BLE001  # responder down, path not to our anchors, expired: no verdict here
-        from pyhanko_certvalidator.errors import InsufficientRevinfoError, PathBuildingError
-
-        if isinstance(exc, PathBuildingError):
-            return RevocationStatus("unchecked", f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, InsufficientRevinfoError):
-            return RevocationStatus("unknown", f"{type(exc).__name__}: {exc}")
-        return RevocationStatus("unchecked", f"{type(exc).__name__}: {exc}")
-    finally:
-        await validation_context.aclose()
-        await session.close()
-    return RevocationStatus("good")
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
 
 
 def complete_archival(pdf_bytes: bytes, *, timestamper=None) -> bytes:
@@ -326,10 +251,10 @@ async def async_complete_archival(pdf_bytes: bytes, *, timestamper=None) -> byte
         regular = [sig for sig in reader.embedded_signatures if sig.sig_object_type == "/Sig"]
         if not regular:
             raise SigningError("Ce document ne porte aucune signature à compléter.")
-        signature_context = _fetching_context(moment=_signature_timestamp_time(regular[-1]))
+        signature_context = fetching_context(moment=_signature_timestamp_time(regular[-1]))
         with_dss = await dss.async_add_validation_info(regular[-1], signature_context, add_vri_entry=False,
                                                        output=io.BytesIO())
-        validation_context = _fetching_context()
+        validation_context = fetching_context()
         writer = IncrementalPdfFileWriter(with_dss)
         stamped = await PdfTimeStamper(timestamper, field_name=_next_timestamp_field(reader)).async_timestamp_pdf(
             writer, "sha256", validation_context=validation_context, output=io.BytesIO(),
@@ -367,7 +292,7 @@ async def async_renew_archive_timestamp(pdf_bytes: bytes, *, timestamper=None) -
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 
     timestamper = timestamper or archival_timestamper()
-    validation_context = _fetching_context()
+    validation_context = fetching_context()
     try:
         reader = PdfFileReader(io.BytesIO(bytes(pdf_bytes)))
         output = await PdfTimeStamper(timestamper, field_name=_next_timestamp_field(reader)) \
@@ -387,22 +312,6 @@ def _next_timestamp_field(reader) -> str:
     while f"{DOCUMENT_TIMESTAMP_FIELD}{number}" in names:
         number += 1
     return f"{DOCUMENT_TIMESTAMP_FIELD}{number}"
-
-
-def _fetching_context(*, moment=None) -> ValidationContext:
-    """Trust anchors from `consent.pki`, revocation data fetched from the certificates' AIA and CRL distribution
-    points, and required for every certificate: a missing OCSP response or CRL is an error, not a gap.
-
-    `moment`: validate as of that past time (a signature timestamp's), with the revocation data fetched now taken
-    as applying to it: they date any revocation (pyHanko's `retroactive_revinfo`; its caveat: a certificate hold
-    released since would not be seen as having been in force then)."""
-    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
-
-    from consent import pki
-
-    return ValidationContext(trust_roots=pki.trust_roots(), other_certs=pki.known_certificates(),
-                             allow_fetching=True, moment=moment,
-                             revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, retroactive_revinfo=moment is not None))
 
 
 def _pdf_signer(identity, request, *, timestamper, validation_context) -> signers.PdfSigner:

@@ -18,7 +18,8 @@ from pyhanko.sign.validation import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from consent import pki
-from consent.signing import async_revocation_status, run_coroutine_sync
+from consent.revocation import async_revocation_status
+from consent.signing import run_coroutine_sync
 
 from .container import _container_problems, _recased_sha256
 from .limits import LIMITS, BeyondLimits, VerificationLimits, _check_container, _check_fields, check_limits
