@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cms.feedback import error_messages
+from cms.throttle import count_in_window
 from regulatory import permissions
 from regulatory.approvals import effectiveness_blockers
 from regulatory.forms import ModelMultipleChoiceField
@@ -104,20 +105,10 @@ def _verification_allowed(user) -> bool:
     """One more verification for this user within `VERIFY_THROTTLE` (a fixed window counted in Django's cache:
     verifying stores nothing, so no row counts it). With the default local-memory cache each server process
     counts on its own; a shared cache (`CACHES`: Redis, the database) counts across processes."""
-    import time
-
     from django.conf import settings
-    from django.core.cache import cache
 
     limits = settings.VERIFY_THROTTLE
-    window = int(time.time() // limits["WINDOW_SECONDS"])
-    key = f"trialdocs:verify:{user.pk}:{window}"
-    cache.add(key, 0, timeout=limits["WINDOW_SECONDS"])
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=limits["WINDOW_SECONDS"])
-        count = 1
+    count = count_in_window(f"verify:{user.pk}", window_seconds=limits["WINDOW_SECONDS"])
     return count <= limits["MAX_PER_USER"]
 
 

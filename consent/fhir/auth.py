@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from cms.throttle import count_in_window
 from regulatory import permissions
 from regulatory.models import ApiToken
 from regulatory.services.api_tokens import api_token_lookup
@@ -66,14 +67,7 @@ def _limits() -> dict:
 
 
 def _count_in_window(kind: str, key: str) -> int:
-    window_seconds = _limits()["WINDOW_SECONDS"]
-    cache_key = f"trialdocs:fhir:{kind}:{key}:{int(time.time() // window_seconds)}"
-    cache.add(cache_key, 0, timeout=window_seconds)
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window_seconds)
-        return 1
+    return count_in_window(f"fhir:{kind}:{key}", window_seconds=_limits()["WINDOW_SECONDS"])
 
 
 def _peek(kind: str, key: str) -> int:

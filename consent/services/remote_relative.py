@@ -4,17 +4,16 @@ countersigns it (`remote.remote_consent_countersign`)."""
 
 import hmac
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cms.public import public_url
+from cms.throttle import count_in_window
 from regulatory import audit, mail, permissions
 
 from ..blocks import neutral
@@ -39,14 +38,7 @@ def address_allowed(ip: str | None) -> bool:
     """One more attempt from this address (IP) within the window, on any invitation (a link or a code): counted in
     Django's cache, shared across app servers when the cache is (Redis), as VERIFY_THROTTLE is."""
     limits = throttle_limits()
-    window = int(time.time() // limits["WINDOW_SECONDS"])
-    key = f"trialdocs:remote-consent:{ip or 'unknown'}:{window}"
-    cache.add(key, 0, timeout=limits["WINDOW_SECONDS"])
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=limits["WINDOW_SECONDS"])
-        count = 1
+    count = count_in_window(f"remote-consent:{ip or 'unknown'}", window_seconds=limits["WINDOW_SECONDS"])
     return count <= limits["MAX_PER_ADDRESS"]
 
 
