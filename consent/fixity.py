@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from consent.revocation import revocation_data_shared
 from consent.verification import verify_pdf
 
 CSV_COLUMNS = ["kind", "id", "trial", "site", "file", "problem", "detail"]
@@ -175,9 +176,10 @@ def verify_archive(*, trial=None, site=None, progress: Callable[[int, int], None
     result = FixityResult(started_at=timezone.now())
     result.scope = site.code if site is not None else (trial.nct_number if trial is not None else "")
     total = count_files(trial=trial, site=site) if progress else 0
-    for done, item in enumerate(stored_files(trial=trial, site=site), start=1):
-        check_file(item, result)
-        if progress:
-            progress(done, total)
+    with revocation_data_shared():  # each signer's status fetched once for the walk, not once per file
+        for done, item in enumerate(stored_files(trial=trial, site=site), start=1):
+            check_file(item, result)
+            if progress:
+                progress(done, total)
     result.finished_at = timezone.now()
     return result

@@ -3,6 +3,8 @@ checked at signing (`signing.sign_for_archive`), at the B-LTA completion and whe
 verified (`consent.verification`)."""
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import ssl
 from dataclasses import dataclass
@@ -27,6 +29,24 @@ class RevocationStatus:
     reason: str = ""
 
 
+# Within `revocation_data_shared()`: the revocation data fetched for a certificate (OCSP responses, CRLs), by its
+# SHA-256, reused for every later check of that certificate; `None` when they could not be had in this run.
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("trialdocs_revocation_data", default=None)
+
+
+@contextlib.contextmanager
+def revocation_data_shared():
+    """Within this block, the revocation data of a certificate are fetched once and reused for every later check
+    of it, whatever the moment checked (an OCSP answer or a CRL dates any revocation): a walk of the archive
+    (`verify_archive`, `verify_files`) asks each site's OCSP responder once per certificate, not once per file, and
+    a responder that does not answer costs its timeout once."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def names_revocation_service(certificate: asn1_x509.Certificate) -> bool:
     """Does the certificate say where its revocation status is published (an OCSP responder, a CRL)?"""
     return bool(certificate.ocsp_urls or certificate.crl_distribution_points)
@@ -40,22 +60,48 @@ async def async_revocation_status(certificate: asn1_x509.Certificate, other_cert
     A revocation dated after `moment` does not count (AdES: it does not affect a signature proven to exist
     before it); the data fetched now are accepted for a past `moment` (they date any revocation)."""
     import aiohttp
-    from pyhanko_certvalidator import CertificateValidator
-    from pyhanko_certvalidator.errors import RevokedError
-    from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-    from consent import pki
 
     if not names_revocation_service(certificate):
         return RevocationStatus("unchecked", "the certificate names no OCSP responder or CRL")
     seconds = REVOCATION_CHECK_SECONDS if seconds is None else seconds
+    shared, key = _SHARED.get(), certificate.sha256
+    if shared is not None and key in shared:
+        if shared[key] is None:
+            return RevocationStatus("unknown", "not obtained earlier in this run")
+        ocsps, fetched_crls = shared[key]
+        found = await _status_from(certificate, other_certs, moment=moment, seconds=seconds,
+                                   ocsps=ocsps, crls=[*crls, *fetched_crls], fetchers=None)
+        if found.state != "unknown":  # else the data kept do not answer for this moment: fetched again
+            return found
     # a session of our own, with the process's TLS context: aiohttp's default builds one per session (~25 ms)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()))
+    backend = AIOHttpFetcherBackend(session, per_request_timeout=seconds)
+    fetchers = backend.get_fetchers()
+    try:
+        found = await _status_from(certificate, other_certs, moment=moment, seconds=seconds, ocsps=(),
+                                   crls=list(crls), fetchers=fetchers)
+        if shared is not None:
+            shared[key] = None if found.state == "unknown" else (
+                list(fetchers.ocsp_fetcher.fetched_responses()), list(fetchers.crl_fetcher.fetched_crls()))
+        return found
+    finally:
+        await backend.close()
+        await session.close()
+
+
+async def _status_from(certificate, other_certs, *, moment, seconds, ocsps, crls, fetchers) -> RevocationStatus:
+    """`async_revocation_status` with the revocation data given (`ocsps`, `crls`) and, with `fetchers`, those
+    fetched online."""
+    from pyhanko_certvalidator import CertificateValidator
+    from pyhanko_certvalidator.errors import RevokedError
+
+    from consent import pki
+
     validation_context = ValidationContext(
         trust_roots=pki.trust_roots(), other_certs=[*other_certs, *pki.known_certificates()], crls=list(crls),
-        allow_fetching=True, moment=moment, retroactive_revinfo=True, revocation_mode="hard-fail",
-        fetcher_backend=OwnedFetcherBackend(AIOHttpFetcherBackend(session, per_request_timeout=seconds)))
+        ocsps=list(ocsps), allow_fetching=fetchers is not None, fetchers=fetchers, moment=moment,
+        retroactive_revinfo=True, revocation_mode="hard-fail")
     try:
         validator = CertificateValidator(certificate, intermediate_certs=list(other_certs),
                                          validation_context=validation_context)
@@ -75,7 +121,6 @@ async def async_revocation_status(certificate: asn1_x509.Certificate, other_cert
         return RevocationStatus("unchecked", f"{type(exc).__name__}: {exc}")
     finally:
         await validation_context.aclose()
-        await session.close()
     return RevocationStatus("good")
 
 

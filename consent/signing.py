@@ -11,6 +11,7 @@ Certificates and keys come from `consent.pki` (`load_identity`); checking a sign
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from django.conf import settings
 from pyhanko.pdf_utils.generic import encode_pdfdocencoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers import constants as pyhanko_constants
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -126,9 +128,13 @@ async def async_sign_pdf(
         "location": _stamp_safe(request.location),
     }
     try:
-        pdf_signer = _pdf_signer(identity, request, timestamper=timestamper, validation_context=validation_context)
-        writer = IncrementalPdfFileWriter(io.BytesIO(bytes(pdf_bytes)))
-        output = await pdf_signer.async_sign_pdf(writer, appearance_text_params=text_params, output=io.BytesIO())
+        try:
+            output = await _sign_once(pdf_bytes, identity, request, timestamper, validation_context, text_params)
+        except PyhankoSigningError as exc:
+            if "larger than expected" not in str(exc):
+                raise
+            _reserved_sizes_for(timestamper).clear()  # the space kept is too small now: estimated again
+            output = await _sign_once(pdf_bytes, identity, request, timestamper, validation_context, text_params)
     except SigningError:
         raise
     except TimestampRequestError as exc:
@@ -138,6 +144,12 @@ async def async_sign_pdf(
     except Exception as exc:  # pyHanko raises a dozen types; callers need one, the cause stays chained
         raise SigningError(f"La signature du document a échoué : {exc}") from exc
     return output.getvalue()
+
+
+async def _sign_once(pdf_bytes, identity, request, timestamper, validation_context, text_params) -> io.BytesIO:
+    pdf_signer = _pdf_signer(identity, request, timestamper=timestamper, validation_context=validation_context)
+    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(pdf_bytes)))
+    return await pdf_signer.async_sign_pdf(writer, appearance_text_params=text_params, output=io.BytesIO())
 
 
 # --- PAdES B-LTA: signature timestamp now, validation data and document timestamp next ----------------------
@@ -338,6 +350,22 @@ def _pdf_signer(identity, request, *, timestamper, validation_context) -> signer
     )
 
 
+# The space reserved for a signature container, as pyHanko estimates it (a dry-run signature, with the margin it
+# adds for the TSA's answer), by signing certificate, kept on the timestamper (one per TSA URL and process, see
+# `archival_timestamper`; here for signatures without one): the estimate is the same for every document they sign,
+# so it is made once (it was a third of the B-B signature's time). Should a signature outgrow it (the TSA's
+# certificate changed), the estimate is made again (`async_sign_pdf`).
+_reserved_sizes: dict[tuple, int] = {}
+
+
+def _reserved_sizes_for(timestamper) -> dict:
+    if timestamper is None:
+        return _reserved_sizes
+    if not hasattr(timestamper, "trialdocs_reserved_sizes"):
+        timestamper.trialdocs_reserved_sizes = {}
+    return timestamper.trialdocs_reserved_sizes
+
+
 class _PdfA2Signer(signers.PdfSigner):
     """A PAdES signer that keeps the document PDF 1.7, so that a PDF/A-2 document stays PDF/A-2 once signed.
 
@@ -345,6 +373,22 @@ class _PdfA2Signer(signers.PdfSigner):
     PDF 2.0, and so moves the catalogue to /Version 2.0, which PDF/A-2 (based on PDF 1.7) forbids. PAdES in PDF 1.7
     is declared by the ETSI extension (ESIC), under which ECDSA is allowed (ETSI EN 319 142-1): only that one is
     declared, as pyHanko does for PAdES."""
+
+    def init_signing_session(self, pdf_out, existing_fields_only=False):
+        session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+        sizes = _reserved_sizes_for(self.default_timestamper)
+        key = (self.signer.signing_cert.sha256, self.signature_meta.embed_validation_info)
+        estimate = session.estimate_signature_container_size
+
+        async def estimate_once(validation_info, tight=False):
+            if validation_info is not None:  # validation data embedded at signing: their size varies
+                return await estimate(validation_info, tight=tight)
+            if (key, tight) not in sizes:
+                sizes[key, tight] = await estimate(validation_info, tight=tight)
+            return sizes[key, tight]
+
+        session.estimate_signature_container_size = estimate_once
+        return session
 
     def register_extensions(self, pdf_out, *, md_algorithm: str):
         if self.signature_meta.subfilter == fields.SigSeedSubFilter.PADES:
@@ -365,8 +409,9 @@ def run_coroutine_sync(make_coroutine: Callable[[], Awaitable[T]]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make_coroutine())
+    context = contextvars.copy_context()  # the caller's context variables (`revocation_data_shared`) go along
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdocs-pades") as pool:
-        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
+        return pool.submit(context.run, lambda: asyncio.run(make_coroutine())).result()
 
 
 def _pyhanko_signer(identity: SigningIdentity) -> signers.SimpleSigner:

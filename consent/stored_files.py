@@ -114,10 +114,17 @@ class FileCheck:
 def check_files(*, storage=None, signatures: bool = True, using: str = "default") -> FileCheck:
     """Every record's file present with the hash recorded for it, and (with `signatures`) every signed PDF's
     signature valid."""
+    from .revocation import revocation_data_shared
     from .verification import verify_pdf
 
     storage = storage or default_storage
     result = FileCheck()
+    with revocation_data_shared():  # each signer's status fetched once for the walk, not once per file
+        _check_each(storage, using, signatures, result, verify_pdf)
+    return result
+
+
+def _check_each(storage, using, signatures, result, verify_pdf) -> None:
     for reference in references(using):
         result.checked += 1
         try:
@@ -137,4 +144,3 @@ def check_files(*, storage=None, signatures: bool = True, using: str = "default"
             report = verify_pdf(data)
             if not report.valid:
                 result.problems.append(f"{reference}: signature not valid ({'; '.join(report.problems)})")
-    return result

@@ -124,7 +124,8 @@ def test_signer_revoked_after_the_timestamp_but_before_completion_is_completed_a
             signed_bt = signing.sign_for_archive(make_pdf(), identity=signed["identity"], request=CONSENT)
         finally:
             services.stop()
-    revoked_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)  # after the signature timestamp
+    # after the signature timestamp, by more than the second to which the TSA and the CRL round their times
+    revoked_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     directory = revoked_copy(signed["pki"], tmp_path / "pki", revoked_at, reason="cessation_of_operation")
     time.sleep(max(0.0, (revoked_at - dt.datetime.now(dt.UTC)).total_seconds()) + 1)
     with override_settings(TRIALDOCS_PKI_DIR=directory, TRIALDOCS_TSA_URL=""):
@@ -142,15 +143,12 @@ def test_signer_revoked_after_the_timestamp_but_before_completion_is_completed_a
     assert "SIGNATURE VALID" in out.getvalue() and "Long-term proof:    passed" in out.getvalue(), out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Known gap: the validation data of the signer are gathered once, at the B-LTA completion; neither the renewal "
-    "(it adds those of the last document timestamp only) nor the validator (RevinfoOnlineFetchingRule."
-    "NO_HISTORICAL_FETCH: it fetches the current status of the last document timestamp's certificate only) learns "
-    "of a revocation published later, even one dated before the signature: SIGNATURE VALID, long-term proof passed."))
 def test_signer_revoked_before_signing_but_published_after_completion_is_not_valid(signed, tmp_path, test_pki_dir):
     """Proves: a revocation dated before the signature (key compromise) and published only after the file was
     completed to B-LTA makes the signature not valid once the PKI publishes it: `verify_pdf --at` now + 2 years,
-    with the OCSP responder and CRL reporting the certificate revoked since the day before signing."""
+    with the OCSP responder and CRL reporting the certificate revoked since the day before signing. The validation
+    data embedded at the completion said "good"; the verifier also asks the signer's OCSP responder or CRL online
+    (as of the signature timestamp's time) and a revocation dated before it wins."""
     revoked_at = signed["signed_at"] - dt.timedelta(days=1)
     directory = revoked_copy(signed["pki"], tmp_path / "pki", revoked_at)
     test_pki_dir(directory)
@@ -162,6 +160,38 @@ def test_signer_revoked_before_signing_but_published_after_completion_is_not_val
         year2.stop()
     assert not ok and "SIGNATURE VALID" not in out and "NOT VALID" in out, out
     assert "révoqué" in out or "revoked" in out.lower(), out  # the command speaks the site's language, French
+
+
+def test_a_walk_of_the_archive_asks_the_responder_once_per_certificate(signed, tmp_path):
+    """Proves: the online check of a B-LTA file (a revocation dated before the signature, published after the
+    completion) is made in-process by `verify_pdf` too; within `revocation_data_shared()` (the walks of
+    `verify_archive` and `verify_files`) the status fetched for the first file answers for the next ones: once the
+    PKI's services answer "good" again (the unrevoked PKI on the same port), the file checked a second time in
+    the walk is still reported revoked, from the data kept, while a check outside a walk asks again and finds it
+    valid."""
+    from consent.revocation import revocation_data_shared
+    from consent.verification import verify_pdf
+
+    directory = revoked_copy(signed["pki"], tmp_path / "pki", signed["signed_at"] - dt.timedelta(days=1))
+    data = (signed["folder"] / "lta.pdf").read_bytes()
+    with override_settings(TRIALDOCS_PKI_DIR=directory):
+        with revocation_data_shared():
+            services = Animator(directory, signed["port"]).start()
+            try:
+                first = verify_pdf(data)
+            finally:
+                services.stop()
+            services = Animator(signed["pki"], signed["port"]).start()  # the same PKI, not revoked
+            try:
+                second = verify_pdf(data)
+                with revocation_data_shared():
+                    alone = verify_pdf(data)
+            finally:
+                services.stop()
+    for report in (first, second):
+        assert not report.valid and any("revoked" in p or "révoqué" in p for p in report.problems), (
+            first.problems, second.problems, alone.problems)
+    assert alone.valid and alone.archival_verdict == "passed", alone.problems
 
 
 @pytest.fixture(scope="module")

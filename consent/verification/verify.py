@@ -48,7 +48,10 @@ def verify_pdf(pdf_bytes: bytes, *, limits: VerificationLimits = LIMITS) -> Sign
     revoked per `pki.crls()`), the signature covers the whole file and nothing was added after it except
     PAdES validation data. Earlier signatures, if any, must be intact and trusted as well.
 
-    A B-LTA file is checked with the validation data it holds (the long-term proof). A file with none yet (B-T:
+    A B-LTA file is checked with the validation data it holds (the long-term proof), and the signer's status is
+    fetched online as well, where it can be: a revocation dated before the signature timestamp and published after
+    the completion (a key compromise found later) makes it not valid; no answer leaves the long-term proof's
+    verdict. A file with none yet (B-T:
     archival completion pending; B-B) is not: the signer's revocation status is fetched online from the OCSP
     responder or CRL its certificate names (`_online_revocation`), as of the time its signature timestamp proves,
     within `ONLINE_REVOCATION_SECONDS`; "revoked" makes it not valid. When that status cannot be had (no answer in
@@ -207,6 +210,14 @@ async def _verify(data: bytes, file_sha256: str, limits: VerificationLimits) -> 
         archival = await _archival_validation(fresh, fresh.embedded_regular_signatures[-1], anchors)
         if archival.passed:
             trusted = True  # proven at the time of the timestamps, whatever the certificates' state now
+            # The validation data embedded were gathered at the completion: a revocation dated before the
+            # signature but published since (a key compromise found later) is learnt online, where it can be.
+            revocation = await _online_revocation(last, status)
+            if revocation.state == "revoked":
+                revoked = True
+                when = f"{revocation.revoked_at:%Y-%m-%d %H:%M} UTC, " if revocation.revoked_at else ""
+                problems.append(_("The signer's certificate was revoked before the signature, as its PKI now "
+                                  "publishes.") + f" ({when}{revocation.reason})")
     status_problems = _status_problems(status, intact=intact, trusted=trusted,
                                        proven=archival is not None and archival.passed)
     problems.extend(status_problems)
