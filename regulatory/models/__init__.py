@@ -23,6 +23,7 @@ from .protocol import (
 from .qc import QcStatus, TmfArtifactMilestone, TmfMilestone, TmfQcIssue, TmfSettings, TrialMilestone
 from .roles import Role, RoleGroup
 from .sites import InvestigationalSite, SiteGroupObjectPermission, SiteUserObjectPermission
+from .tallies import TmfDocumentCount, TmfQcIssueCount, TmfQcTally
 from .tmf import FixityRun, TmfArtifact, TmfDocument, TmfExpectation, TmfExportJob, TmfLevel, TmfSection, TmfZone
 from .trials import TrialArm, TrialGroupObjectPermission, TrialPage, TrialUserObjectPermission
 
@@ -56,6 +57,9 @@ __all__ = [
     "SiteUserObjectPermission",
     "TmfArtifact",
     "TmfDocument",
+    "TmfDocumentCount",
+    "TmfQcIssueCount",
+    "TmfQcTally",
     "TmfExpectation",
     "TmfExportJob",
     "FixityRun",

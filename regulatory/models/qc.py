@@ -62,6 +62,9 @@ class TmfQcIssue(models.Model):
         ordering = ["-raised_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["document"], condition=Q(closed_at__isnull=True),
                                                name="tmf_one_open_qc_issue")]
+        # The QC page's open issues, latest first, read a page at a time (issue 19).
+        indexes = [models.Index(fields=["-raised_at", "-id"], condition=Q(closed_at__isnull=True),
+                                name="tmf_open_qc_issue_idx")]
 
     def __str__(self):
         return f"{self.document_id} {self.category}"

@@ -156,6 +156,9 @@ class TmfDocument(models.Model):
             models.Index(fields=["trial", "artifact", "level", "site", "series", "-document_date", "-id"],
                          name="tmf_listing_order_idx"),
             models.Index(fields=["trial", "qc_status"], name="tmf_trial_qc_idx"),
+            # The QC page's list of documents pending QC, oldest filing first, read a page at a time (issue 19).
+            models.Index(fields=["trial", "filed_at", "id"], condition=Q(qc_status="pending"),
+                         name="tmf_pending_qc_idx"),
         ]
 
     def __str__(self):

@@ -18,7 +18,8 @@ visible to them, `permissions.tmf_documents_visible`); sites only when the user 
 (`permissions.sites_accessible`),
 so an inspector whose window covers DIJ sees DIJ's figures and no other site's.
 
-Cost: a constant number of queries whatever the number of documents (one grouped count of the documents).
+Cost: a constant number of queries whatever the number of documents (one grouped count: on PostgreSQL of the
+running counts, `regulatory.tmf.tallies`, a few hundred rows at 10^6 documents; on SQLite of the documents).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -43,6 +43,7 @@ from regulatory.models import (
     TmfLevel,
     TrialPage,
 )
+from regulatory.tmf import tallies
 
 LEVELS = (TmfLevel.TRIAL, TmfLevel.COUNTRY, TmfLevel.SITE)
 COUNTED = (TmfDocument.Status.CURRENT, TmfDocument.Status.APPROVED, TmfDocument.Status.SUPERSEDED)
@@ -175,10 +176,8 @@ def completeness(trial: TrialPage, user) -> Completeness:
     readable = set(permissions.sites_accessible(user).filter(trial=trial).values_list("pk", flat=True))
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     pending: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    documents = (permissions.tmf_documents_visible(user, trial).filter(status__in=COUNTED)
-                 .exclude(qc_status=QcStatus.REJECTED)
-                 .values_list("artifact_id", "level", "country", "site_id", "qc_status").annotate(n=Count("pk"))
-                 .order_by())
+    documents = tallies.document_counts(user, trial, ("artifact_id", "level", "country", "site_id", "qc_status"),
+                                        status__in=COUNTED, qc_status__in=(QcStatus.APPROVED, QcStatus.PENDING))
     for artifact_id, level, country, site_id, qc_status, n in documents:
         key = (level, "" if level == TmfLevel.TRIAL else str(site_id) if level == TmfLevel.SITE else country)
         found = counts if qc_status == QcStatus.APPROVED else pending

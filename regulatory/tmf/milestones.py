@@ -7,7 +7,8 @@ level as by a copy filed at the site); the level shown is the nearest where one 
 QC-approved and current, approved-not-yet-in-force or superseded (as `completeness.COUNTED`); one pending QC is
 shown apart and does not count.
 
-Cost: three queries for the whole page (milestones, their artifacts, one grouped count of the documents).
+Cost: three queries for the whole page (milestones, their artifacts, one grouped count of the documents: on
+PostgreSQL of the running counts, `regulatory.tmf.tallies`, whatever the number of documents).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from regulatory import permissions
@@ -23,11 +24,11 @@ from regulatory.models import (
     InvestigationalSite,
     QcStatus,
     TmfArtifact,
-    TmfDocument,
     TmfLevel,
     TrialMilestone,
     TrialPage,
 )
+from regulatory.tmf import tallies
 from regulatory.tmf.completeness import COUNTED
 
 SITE_ACTIVATION = 3  # "Site Live / Ready / Open for Enrollment" in the Reference Model's milestones
@@ -80,11 +81,12 @@ class MilestoneStatus:
         return round(100 * self.met / len(self.requirements)) if self.requirements else None
 
 
-def _counts(trial: TrialPage, documents) -> tuple[dict, dict]:
+def _counts(trial: TrialPage, reader) -> tuple[dict, dict]:
+    """Counted documents (`completeness.COUNTED`) per artifact and place, QC-approved and pending apart, among those
+    `reader` reads (None: every document of the trial), from `tallies.document_counts`."""
     approved, pending = defaultdict(int), defaultdict(int)
-    rows = (documents.filter(trial=trial, status__in=COUNTED)
-            .exclude(qc_status=QcStatus.REJECTED).order_by()
-            .values_list("artifact_id", "level", "country", "site_id", "qc_status").annotate(n=Count("pk")))
+    rows = tallies.document_counts(reader, trial, ("artifact_id", "level", "country", "site_id", "qc_status"),
+                                   status__in=COUNTED, qc_status__in=(QcStatus.APPROVED, QcStatus.PENDING))
     for artifact_id, level, country, site_id, qc_status, n in rows:
         key = (artifact_id, level, str(site_id) if level == TmfLevel.SITE else
                country if level == TmfLevel.COUNTRY else "")
@@ -92,8 +94,8 @@ def _counts(trial: TrialPage, documents) -> tuple[dict, dict]:
     return approved, pending
 
 
-def statuses(milestones, trial: TrialPage, documents) -> list[MilestoneStatus]:
-    approved, pending = _counts(trial, documents)
+def statuses(milestones, trial: TrialPage, reader) -> list[MilestoneStatus]:
+    approved, pending = _counts(trial, reader)
     result = []
     for milestone in milestones:
         status = MilestoneStatus(milestone)
@@ -115,7 +117,7 @@ def milestones_for(user, trial: TrialPage) -> list[MilestoneStatus]:
     if not permissions.reads_every_site(user, trial):
         sites = permissions.sites_accessible(user).filter(trial=trial).values("pk")
         milestones = milestones.filter(Q(site__isnull=True) | Q(site__in=sites))
-    return statuses(milestones, trial, permissions.tmf_documents_visible(user, trial))
+    return statuses(milestones, trial, user)
 
 
 def activation_missing(site: InvestigationalSite) -> list[TmfArtifact] | None:
@@ -125,7 +127,7 @@ def activation_missing(site: InvestigationalSite) -> list[TmfArtifact] | None:
                  .prefetch_related("artifacts").first())
     if milestone is None:
         return None
-    return statuses([milestone], site.trial, TmfDocument.objects.all())[0].missing
+    return statuses([milestone], site.trial, None)[0].missing
 
 
 def activation_gate_refusal(site: InvestigationalSite) -> str | None:

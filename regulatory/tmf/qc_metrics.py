@@ -8,21 +8,26 @@
   filing), over the documents filed by hand (automatic filings are made the moment their record changes).
 
 A trial-level document counts for the trial only; a country-level one for its country; a site-level one for its
-site and its country. Cost: three queries whatever the number of documents (plus the settings).
+site and its country.
+
+Cost (issue 19): computed in the database, never one row per document. On PostgreSQL every figure comes from the
+running counts of `regulatory.tmf.tallies` (grouped counts per place; the median and 90th percentile found through
+the count of decisions per hour, then read in the index of times to QC): the same few queries, and the same time,
+at 10^2 and 10^6 documents (bench/RESULTS.md, (h) issue 19). On SQLite the counts are grouped counts of the
+documents and the times to QC are read one row per decision (a development database). `direct=True` takes the
+second way on PostgreSQL too (tests).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import median
 
-from django.db.models import Count, Q
-from django.utils import timezone
 from django.utils.translation import pgettext
 
 from regulatory import permissions
-from regulatory.models import QcStatus, TmfLevel, TmfQcIssue, TrialPage
+from regulatory.models import QcStatus, TmfLevel, TrialPage
+from regulatory.tmf import tallies
 from regulatory.tmf.qc import qc_categories, settings_of
 
 
@@ -38,28 +43,31 @@ def percentile(values: list[float], p: int) -> float | None:
 class Metrics:
     label: str
     level: str
+    key: str | int | None = None
     pending: int = 0
-    durations: list[float] = field(default_factory=list)
-    rejections: dict[str, int] = field(default_factory=dict)
+    decided: int = 0
+    median: float | None = None  # days from filing to QC decision
+    p90: float | None = None
+    rejections: dict[str, int] = field(default_factory=dict)  # QC issues raised, per category
+    open_issues: int = 0
     on_time: int = 0
     timed: int = 0
+
+    @property
+    def place(self) -> tallies.Place:
+        return tallies.Place(self.level, self.key)
 
     @property
     def level_label(self) -> str:
         return str(TmfLevel(self.level).label)
 
     @property
-    def decided(self) -> int:
-        return len(self.durations)
-
-    @property
     def median_days(self) -> float | None:
-        return round(median(self.durations), 1) if self.durations else None
+        return None if self.median is None else round(self.median, 1)
 
     @property
     def p90_days(self) -> float | None:
-        value = percentile(self.durations, 90)
-        return None if value is None else round(value, 1)
+        return None if self.p90 is None else round(self.p90, 1)
 
     @property
     def rejected(self) -> int:
@@ -83,21 +91,22 @@ class QcReport:
     days: int
     categories: dict[str, str]
     places: list[Metrics]
+    scope: tallies.Scope | None = None
 
     @property
     def overall(self) -> Metrics:
         return self.places[0]
 
 
-def report(user, trial: TrialPage) -> QcReport:
-    documents = permissions.tmf_documents_visible(user, trial).order_by()
+def report(user, trial: TrialPage, *, direct: bool = False) -> QcReport:
+    scope = tallies.Scope.of(user, trial)
     days = settings_of(trial).timeliness_days
     overall = Metrics(label=trial.nct_number, level=TmfLevel.TRIAL)
     countries: dict[str, Metrics] = {}
     sites: dict[int, Metrics] = {}
     for site in permissions.sites_accessible(user).filter(trial=trial).order_by("code"):
-        countries.setdefault(site.country, Metrics(label=site.country, level=TmfLevel.COUNTRY))
-        sites[site.pk] = Metrics(label=site.code, level=TmfLevel.SITE)
+        countries.setdefault(site.country, Metrics(label=site.country, level=TmfLevel.COUNTRY, key=site.country))
+        sites[site.pk] = Metrics(label=site.code, level=TmfLevel.SITE, key=site.pk)
 
     def places_of(level, country, site_id):
         found = [overall]
@@ -107,31 +116,27 @@ def report(user, trial: TrialPage) -> QcReport:
             found.append(sites[site_id])
         return found
 
-    for level, country, site_id, n in (documents.filter(qc_status=QcStatus.PENDING)
-                                       .values_list("level", "country", "site_id").annotate(n=Count("pk"))):
+    for level, country, site_id, n in tallies.document_counts(scope, trial, ("level", "country", "site_id"),
+                                                               direct=direct, qc_status=QcStatus.PENDING):
         for place in places_of(level, country, site_id):
             place.pending += n
-    for level, country, site_id, filed_at, qc_at, document_date, source_type in (
-            documents.filter(Q(qc_by__isnull=False) | Q(source_type=""))).values_list(
-            "level", "country", "site_id", "filed_at", "qc_at", "document_date", "source_type"):
+    for level, country, site_id, n, on_time in tallies.timeliness(scope, days, direct=direct):
         for place in places_of(level, country, site_id):
-            if qc_at is not None:
-                place.durations.append(max(0.0, (qc_at - filed_at).total_seconds() / 86400))
-            if not source_type:
-                place.timed += 1
-                place.on_time += (timezone.localdate(filed_at) - document_date).days <= days
-    issues = (TmfQcIssue.objects.filter(document__in=documents.values("pk"))
-              .values_list("document__level", "document__country", "document__site_id", "category")
-              .annotate(n=Count("pk")).order_by())
-    for level, country, site_id, category, n in issues:
+            place.timed += n
+            place.on_time += on_time
+    for level, country, site_id, category, is_open, n in tallies.issue_counts(scope, direct=direct):
         for place in places_of(level, country, site_id):
             place.rejections[category] = place.rejections.get(category, 0) + n
+            place.open_issues += n if is_open else 0
+    places = [overall, *sorted(countries.values(), key=lambda m: m.label), *sites.values()]
+    for place, found in zip(places, tallies.durations(scope, [p.place for p in places], direct=direct),
+                            strict=True):
+        place.decided, place.median, place.p90 = found.decided, found.median, found.p90
     categories = qc_categories()
-    for place in [overall, *countries.values(), *sites.values()]:
+    for place in places:
         for code in place.rejections:
             categories.setdefault(code, code)
-    return QcReport(trial=trial, days=days, categories=categories,
-                    places=[overall, *sorted(countries.values(), key=lambda m: m.label), *sites.values()])
+    return QcReport(trial=trial, days=days, categories=categories, places=places, scope=scope)
 
 
 def export_rows(result: QcReport) -> list[list]:

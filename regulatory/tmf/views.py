@@ -12,7 +12,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import Lag
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -36,11 +37,13 @@ from regulatory.models import (
     TmfZone,
 )
 from regulatory.models.tmf import LISTING_ORDER
-from regulatory.tmf import filing, inspection, qc, uploads
+from regulatory.tmf import filing, inspection, qc, tallies, uploads
 from regulatory.tmf import search as full_text
 from regulatory.tmf.filing import content
 
 PAGE_SIZE = 50
+SEARCH_CAP = 250  # matches of a word search counted and ranked (5 pages); beyond, "more than", latest filed first
+FILTERED_CAP = 10_000  # documents of a listing filtered by dates counted; beyond, "more than"
 
 
 class FilterForm(forms.Form):
@@ -84,37 +87,66 @@ def _context(request, trial, **extra):
             "sees_qc": permissions.sees_tmf_qc_pending(request.user, trial), **extra}
 
 
-def _listing(request, trial, documents, template: str, **extra):
+def _listing(request, trial, documents, template: str, *, counted: dict, **extra):
+    """A page of documents with the filter form. `counted`: the lookups `documents` has beyond what the user reads
+    (the artifact), for its count from the running counts (`tallies.document_total`)."""
     form = FilterForm(request.GET or None, sites=_visible_sites(request.user, trial))
+    # The rows show the artifact's number and the site's code: no section, zone nor long texts read for 50 rows.
+    documents = documents.select_related(None).select_related("artifact", "site").defer(
+        "search_text", "artifact__definition")
     if request.GET:
         documents = form.apply(documents)
-    page = _page(documents, request.GET.get("page"))
+    page, capped = _page(request.user, trial, form, documents, counted, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return TemplateResponse(request, template, _context(request, trial, form=form, page=page,
+    return TemplateResponse(request, template, _context(request, trial, form=form, page=page, capped=capped,
                                                           query=query.urlencode(), **extra))
 
 
-def _page(documents, number):
-    """One page of a listing. A ranked search (`search.search` on PostgreSQL) must rank every match before it
-    knows the page, so it pages over the matches' ids alone (narrow rows, no joins but the artifact it sorts on),
-    then reads the page's documents with their artifact and site in a second query."""
+def _page(user, trial, form, documents, counted: dict, number):
+    """One page of a listing, and the cap of its count (None when exact).
+
+    The count (issue 19, 10^6 documents): read from the running counts when the listing is filtered by site and
+    status at most; counted up to `FILTERED_CAP` documents when filtered by dates, up to `SEARCH_CAP` with words
+    (the page then says "more than"). A ranked search (`search.search` on PostgreSQL) must rank every match before
+    it knows the page: it does so up to `SEARCH_CAP` matches, paging over the matches' ids alone (narrow rows, no
+    joins but the artifact it sorts on), then reads the page's documents with their artifact and site in a
+    second query; beyond, the matches are listed most recently filed first (not ranked), and the page says so."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    words = (data.get("q") or "").strip()
+    if form.is_bound and not form.is_valid():
+        return Paginator(documents, PAGE_SIZE).get_page(number), None
+    if not words and not data.get("date_from") and not data.get("date_to"):
+        filters = dict(counted)
+        if data.get("site") == "trial":
+            filters["site__isnull"] = True
+        elif data.get("site"):
+            filters["site__code"] = data["site"]
+        if data.get("status"):
+            filters["status"] = data["status"]
+        count = tallies.document_total(user, trial, **filters)
+        return tallies.CountedPaginator(documents, PAGE_SIZE, count=count).get_page(number), None
+    cap = SEARCH_CAP if words else FILTERED_CAP
+    found = documents.order_by().values("pk")[:cap + 1].count()
+    capped = cap if found > cap else None
+    if capped:
+        documents = documents.order_by("-pk")  # most recently filed first: read backwards in the primary key
     if "search_rank" not in documents.query.annotations:
-        return Paginator(documents, PAGE_SIZE).get_page(number)
-    page = Paginator(documents.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
+        return tallies.CountedPaginator(documents, PAGE_SIZE, count=capped or found).get_page(number), capped
+    page = tallies.CountedPaginator(documents.values_list("pk", flat=True), PAGE_SIZE,
+                                    count=capped or found).get_page(number)
     ids = list(page.object_list)
-    found = documents.order_by().in_bulk(ids)
-    page.object_list = [found[pk] for pk in ids]
-    return page
+    in_page = documents.order_by().in_bulk(ids)
+    page.object_list = [in_page[pk] for pk in ids]
+    return page, capped
 
 
 @login_required
 def home(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
-    # Counted per artifact (one index, no joins) and summed per zone here: grouping by zone through the joins cost
-    # 118 ms at 10^5 documents (bench/tmf_scale.py).
-    per_artifact = dict(permissions.tmf_documents_visible(request.user, trial).order_by().values_list("artifact_id")
-                        .annotate(n=Count("pk")).values_list("artifact_id", "n"))
+    # Counted per artifact and summed per zone here: from the running counts (a few hundred rows whatever the number
+    # of documents, issue 19), or on SQLite from the documents.
+    per_artifact = dict(tallies.document_counts(request.user, trial, ("artifact_id",)))
     zone_of = dict(TmfArtifact.objects.values_list("pk", "section__zone__number"))
     counts: dict[str, int] = {}
     for artifact_id, n in per_artifact.items():
@@ -131,8 +163,7 @@ def home(request, nct: str):
 def zone(request, nct: str, zone: str):
     trial = tmf.readable_trial(request.user, nct)
     zone = get_object_or_404(TmfZone, number=zone)
-    counts = dict(permissions.tmf_documents_visible(request.user, trial).filter(artifact__section__zone=zone)
-                  .values_list("artifact_id").annotate(n=Count("pk")).values_list("artifact_id", "n"))
+    counts = dict(tallies.document_counts(request.user, trial, ("artifact_id",), artifact__section__zone=zone))
     sections = [(section, [(artifact, counts.get(artifact.pk, 0)) for artifact in section.artifacts.all()])
                 for section in TmfSection.objects.filter(zone=zone).prefetch_related("artifacts")]
     return TemplateResponse(request, "regulatory/tmf/zone.html", _context(request, trial, zone=zone,
@@ -146,14 +177,26 @@ def artifact(request, nct: str, number: str):
     # In the order of the index tmf_listing_order_idx: a page is read from it, never sorted (bench/tmf_scale.py).
     documents = (permissions.tmf_documents_visible(request.user, trial).filter(artifact=artifact)
                  .order_by(*LISTING_ORDER))
-    return _listing(request, trial, documents, "regulatory/tmf/artifact.html", artifact=artifact)
+    return _listing(request, trial, documents, "regulatory/tmf/artifact.html", counted={"artifact": artifact},
+                    artifact=artifact)
 
 
 @login_required
 def search(request, nct: str):
     trial = tmf.readable_trial(request.user, nct)
-    documents = permissions.tmf_documents_visible(request.user, trial)
-    return _listing(request, trial, documents, "regulatory/tmf/search.html")
+    documents = permissions.tmf_documents_visible(request.user, trial).order_by(*_reference_order())
+    return _listing(request, trial, documents, "regulatory/tmf/search.html", counted={})
+
+
+def _reference_order() -> tuple[str, ...]:
+    """The search page's order without words: the Reference Model's (artifact number), then the artifact page's
+    (LISTING_ORDER). Migration 0005 loads the artifacts in number order, so their ids follow their numbers: ordered
+    by the artifact's id, a page is read from tmf_listing_order_idx (50 rows), where ordering by the number through
+    the join sorts the whole first artifact's documents (8.9 ms at 10^6 documents, bench/RESULTS.md (h)). Checked
+    on each request (one query over the 250 artifacts): a model loaded otherwise costs time, never the order."""
+    previous = Window(Lag("number"), order_by=F("pk").asc())
+    out_of_order = TmfArtifact.objects.annotate(previous=previous).filter(previous__gt=F("number")).exists()
+    return ("artifact__number" if out_of_order else "artifact_id", *LISTING_ORDER)
 
 
 def _document(request, nct: str, pk: int) -> TmfDocument:
