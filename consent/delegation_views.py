@@ -101,9 +101,20 @@ def _isf_site(request, trial, code):
 
 @require_safe
 def isf_view(request, *, trial, code: str):
+    """The binder: each section's count and newest documents; `?section=<slug>&page=N`: a page of one section."""
     site = _isf_site(request, trial, code)
-    return TemplateResponse(request, "consent/isf.html", {
-        "page": trial, "trial": trial, "site": site, "binder": isf.binder(site)})
+    context = {"page": trial, "trial": trial, "site": site,
+               "isf_url": subpage_url(trial, "isf", site.code.lower())}
+    slug = request.GET.get("section")
+    if slug is None:
+        return TemplateResponse(request, "consent/isf.html", {**context, "binder": isf.binder(site, trial)})
+    asked = request.GET.get("page", "1")
+    section, listing = isf.section_page(site, slug, asked, trial)
+    if section is None:
+        raise Http404(_("The investigator site file has no such section."))
+    return TemplateResponse(request, "consent/isf_section.html", {
+        **context, "section": section, "listing": listing,
+        "asked": None if asked.strip() == str(listing.number) else asked})
 
 
 @require_safe

@@ -159,6 +159,13 @@ class TmfDocument(models.Model):
             # The QC page's list of documents pending QC, oldest filing first, read a page at a time (issue 19).
             models.Index(fields=["trial", "filed_at", "id"], condition=Q(qc_status="pending"),
                          name="tmf_pending_qc_idx"),
+            # The investigator site file's sections, newest first, QC-approved and not withdrawn documents only, a
+            # page at a time (issue 19, consent/isf.py): per artifact of the site, and the site's in date order
+            # (the artifact last, for the sections' filter in an index-only scan).
+            models.Index(fields=["trial", "site", "artifact", "-document_date", "-id"],
+                         condition=Q(qc_status="approved") & ~Q(status="withdrawn"), name="tmf_isf_artifact_idx"),
+            models.Index(fields=["trial", "site", "-document_date", "-id", "artifact"],
+                         condition=Q(qc_status="approved") & ~Q(status="withdrawn"), name="tmf_isf_site_idx"),
         ]
 
     def __str__(self):
