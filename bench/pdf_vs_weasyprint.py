@@ -10,7 +10,8 @@ The same form, the patient form in force at DIJ in the demo (`masters.form_to_pr
 A third route is WeasyPrint asked for PDF/A-2b (`pdf_variant="pdf/a-2b"`: its own sRGB profile and XMP), since the
 reportlab route writes PDF/A-2b (cms/pdfa.py) since issue 15: the like-for-like comparison.
 The routes are timed alternately in one run (median and best), with output size, page count, fonts (pdffonts:
-embedded? subset?) and whether two renders give the same bytes. Library versions are printed.
+embedded? subset?) and whether two renders give the same bytes. Library versions are printed, and whether the
+reportlab route gives the same bytes with reportlab's own paragraph code as with consent/pdf/flowables.py's.
 
 Run: .venv/bin/python bench/pdf_vs_weasyprint.py [--repeat N]. Temporary SQLite database (the form comes from
 the demo data). Needs WeasyPrint (`pip install -e '.[bench]'`) and Pango (Debian: libpango-1.0-0 libpangoft2-1.0-0).
@@ -111,6 +112,10 @@ def main() -> int:
             times[name].append(time.perf_counter() - started)
         times["html"].append(html_route.last_html_seconds)
     again = {name: render() for name, render in routes}
+    from consent.pdf.flowables import reportlab_code
+
+    with reportlab_code():  # what consent/pdf/flowables.py restates of reportlab, run by reportlab itself
+        stock = reportlab_render()
 
     folder = s.run_dir()
     rows = []
@@ -134,6 +139,8 @@ def main() -> int:
     print(f"WeasyPrint / reportlab: {ratio:.2f}x the time (of which the HTML from Django templates: "
           f"{s.ms(s.med(times['html']))}), {size_ratio:.2f}x the size.")
     print(f"WeasyPrint PDF/A-2b / reportlab (PDF/A-2b): {ratio_pdfa:.2f}x the time, {size_ratio_pdfa:.2f}x the size.")
+    print("reportlab's own paragraph code instead of consent/pdf/flowables.py's (reportlab_code()): "
+          + ("the same bytes." if stock == outputs["reportlab"] else "DIFFERENT bytes: compare before trusting it."))
     print(f"Versions: reportlab {reportlab.Version}, WeasyPrint {weasyprint.__version__}, pydyf "
           f"{pydyf.__version__}, Pango {pango_version()}, Debian packages: {debian_versions()}", flush=True)
     return 0

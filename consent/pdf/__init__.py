@@ -6,7 +6,9 @@ optional watermark, and byte-identical output for the same content (before signi
 The parts: `document` (forms put together, with their page header and footer: `render_forms`), `blocks` (a form's
 blocks as flowables), `tables` (how a table prints whatever its width: `plan_table`), `record` (a consent record:
 its form as answered and signed, then the record sheet: `render_consent_record`), `styles` (the page, the styles,
-the words printed around a form's text) and `markup` (text and rich text as paragraph markup).
+the words printed around a form's text), `markup` (text and rich text as paragraph markup), `flowables`
+(reportlab's paragraph, table, list and keep-together, cheaper to lay out and draw, for the same output) and
+`writer` (the file as reportlab writes it, less its comments, streams compressed once where they can be).
 """
 
 from .document import FormToPrint, TrialHeader, render_forms

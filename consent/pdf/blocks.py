@@ -5,10 +5,11 @@ from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Flowable, KeepTogether, ListFlowable, ListItem, PageBreak, Paragraph, Spacer, Table
+from reportlab.platypus import Flowable, ListItem, PageBreak, Paragraph
 
 from cms.pdf_fonts import FONT
 
+from .flowables import Keep, List, Para, Space, Table
 from .markup import _SafeMarkup, _text
 from .styles import FRAME_HEIGHTS, PORTRAIT, STYLES, _chrome, _style
 from .tables import _table_flowables
@@ -17,33 +18,33 @@ from .tables import _table_flowables
 def _block_flowables(block: dict, language: str = "fr") -> list:
     kind, value = block["type"], block["value"]
     if kind == "heading":
-        return [_heading(Paragraph(_text(value["text"]), STYLES[int(value.get("level") or 1)]))]
+        return [_heading(Para(_text(value["text"]), STYLES[int(value.get("level") or 1)]))]
     if kind == "paragraph":
-        return [Paragraph(p, STYLES["body"]) for p in _SafeMarkup.paragraphs_of(value)]
+        return [Para(p, STYLES["body"]) for p in _SafeMarkup.paragraphs_of(value)]
     if kind == "list":
         numbered = value.get("style") == "numbered"
         # room for the widest number ("10." overran a fixed 14 pt indent into the item's text)
         indent = max(14.0, round(pdfmetrics.stringWidth(f"{len(value['items'])}.", FONT, 10) + 4, 1)) \
             if numbered else 14
-        items = [ListItem(Paragraph(_text(item), STYLES["body"]), leftIndent=indent) for item in value["items"]]
+        items = [ListItem(Para(_text(item), STYLES["body"]), leftIndent=indent) for item in value["items"]]
         if numbered:
-            return [ListFlowable(items, bulletType="1", bulletFontName=FONT, leftIndent=indent)]
-        return [ListFlowable(items, bulletType="bullet", start="•", bulletFontName=FONT, leftIndent=14)]
+            return [List(items, bulletType="1", bulletFontName=FONT, leftIndent=indent)]
+        return [List(items, bulletType="bullet", start="•", bulletFontName=FONT, leftIndent=14)]
     if kind == "table":
         return _table_flowables(value)
     if kind == "consent_statement":
         statement = _text(value["text"]) + (" <b>*</b>" if value.get("mandatory") else "")
-        choices = Table([[TickBox(), Paragraph(_text(value["accept_label"]), STYLES["body"]),
-                          TickBox(), Paragraph(_text(value["refuse_label"]), STYLES["body"])]],
+        choices = Table([[TickBox(), Para(_text(value["accept_label"]), STYLES["body"]),
+                          TickBox(), Para(_text(value["refuse_label"]), STYLES["body"])]],
                         colWidths=[7 * mm, 70 * mm, 7 * mm, None])
         choices.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-        return [KeepTogether([Paragraph(statement, STYLES["body"]), choices, Spacer(1, 4)])]
+        return [Keep([Para(statement, STYLES["body"]), choices, Space(1, 4)])]
     if kind == "checkbox":
         return [_tick_line(_text(value["text"]))]
     if kind == "fill_in":
         return _fill_in_flowables(value["label"])
     if kind == "signature":
-        label = Paragraph(f"<b>{_text(value['label'])}</b>", STYLES["body"])
+        label = Para(f"<b>{_text(value['label'])}</b>", STYLES["body"])
         rows = [[label, ""], *[[name, ""] for name in _chrome(language)["signature_rows"]]]
         table = Table(rows, colWidths=[45 * mm, None], rowHeights=[None, 9 * mm, 9 * mm, 9 * mm, 22 * mm])
         table.setStyle(_style(*[
@@ -51,7 +52,7 @@ def _block_flowables(block: dict, language: str = "fr") -> list:
             ("BOX", (1, 1), (1, -1), 0.8, colors.black), ("INNERGRID", (1, 1), (1, -1), 0.5, colors.grey),
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ]))
-        return [KeepTogether([table, Spacer(1, 6)])]
+        return [Keep([table, Space(1, 6)])]
     if kind == "page_break":
         return [PageBreak()]
     return []
@@ -76,7 +77,7 @@ class TickBox(Flowable):
 
 
 def _tick_line(text: str) -> Table:
-    table = Table([[TickBox(), Paragraph(text, STYLES["body"])]], colWidths=[7 * mm, None])
+    table = Table([[TickBox(), Para(text, STYLES["body"])]], colWidths=[7 * mm, None])
     table.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("TOPPADDING", (0, 0), (0, 0), 2)]))
     return table
@@ -84,22 +85,23 @@ def _tick_line(text: str) -> Table:
 
 FILL_IN_LABEL_WIDTH = 60 * mm
 FILL_IN_LINE_HEIGHT = 9 * mm
+_CELL_PADDING = 6  # reportlab's default cell padding, on each side
+_FILL_IN_WIDE_LABEL = ParagraphStyle("fill-in-label", parent=STYLES["body"], leftIndent=_CELL_PADDING,
+                                     rightIndent=_CELL_PADDING)
 
 
 def _fill_in_flowables(label_text: str) -> list:
     """A blank to fill in: a short label on the left of its writing line; a long one (a declaration of several
     lines) across the page, whole, with the writing line below it. Rows grow with their text, never over it."""
-    cell_padding = 6  # reportlab's default cell padding, on each side
-    label = Paragraph(_text(label_text), STYLES["body"])
-    _width, height = label.wrap(FILL_IN_LABEL_WIDTH - 2 * cell_padding, FRAME_HEIGHTS[PORTRAIT])
+    label = Para(_text(label_text), STYLES["body"])
+    _width, height = label.wrap(FILL_IN_LABEL_WIDTH - 2 * _CELL_PADDING, FRAME_HEIGHTS[PORTRAIT])
     if height <= 3 * STYLES["body"].leading:
         table = Table([[label, ""]], colWidths=[FILL_IN_LABEL_WIDTH, None], minRowHeights=[FILL_IN_LINE_HEIGHT])
         table.setStyle(_style(*[("LINEBELOW", (1, 0), (1, 0), 0.6, colors.black),
                                 ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
         return [table]
     # Not a table row: a paragraph splits across pages however long the label is
-    label = Paragraph(_text(label_text), ParagraphStyle("fill-in-label", parent=STYLES["body"],
-                                                        leftIndent=cell_padding, rightIndent=cell_padding))
+    label = Para(_text(label_text), _FILL_IN_WIDE_LABEL)
     line = Table([[""]], colWidths=["100%"], rowHeights=[FILL_IN_LINE_HEIGHT])
     line.setStyle(_style(("LINEBELOW", (0, 0), (0, 0), 0.6, colors.black)))
-    return [KeepTogether([label, line, Spacer(1, 4)])]
+    return [Keep([label, line, Space(1, 4)])]

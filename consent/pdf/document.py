@@ -1,16 +1,19 @@
 """Forms put together (`render_forms`): each form's story, with landscape pages for the tables that need them, and
 the page header, footer and watermark, drawn once each form's page count is known."""
 
+import functools
 import io
+import operator
 from collections import Counter
 from dataclasses import dataclass
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate
 from reportlab.platypus.doctemplate import NextPageTemplate
 from reportlab.platypus.flowables import PageBreakIfNotEmpty
 
@@ -19,8 +22,10 @@ from cms.pdf_fonts import register_fonts as _register_fonts
 from cms.pdfa import ArchivalCanvas
 
 from .blocks import _block_flowables, _heading
+from .flowables import Para, Space
 from .markup import _text
 from .styles import BOTTOM_MARGIN, FRAME_PADDING, LANDSCAPE, MARGIN, PAGE_SIZES, PORTRAIT, STYLES, TOP_MARGIN, _chrome
+from .writer import compact_format
 
 
 @dataclass(frozen=True)
@@ -86,21 +91,21 @@ def _form_story(form: FormToPrint, index: int, filled=None) -> list:
     part as it was answered and signed instead of blank."""
     parts = _chrome(form.language)["parts"]
     information_title, consent_title = parts.get(form.kind, parts[None])
-    story = [_FormStart(index), Paragraph(_text(form.title), STYLES["title"])]
+    story = [_FormStart(index), Para(_text(form.title), STYLES["title"])]
     if form.information:
-        story.append(_heading(Paragraph(information_title, STYLES["part"])))
+        story.append(_heading(Para(information_title, STYLES["part"])))
         for block in form.information:
             story.extend(_block_flowables(block, form.language))
         if form.consent:
             story.append(PageBreak())
     if form.consent:
-        story.append(_heading(Paragraph(consent_title, STYLES["part"])))
+        story.append(_heading(Para(consent_title, STYLES["part"])))
         for position, block in enumerate(form.consent):
             story.extend(filled(position, block) if filled else _block_flowables(block, form.language))
     if form.approvals:
-        story.append(Spacer(1, 6 * mm))
-        story.append(Paragraph(_chrome(form.language)["approvals"], STYLES["approval_head"]))
-        story.extend(Paragraph(_text(meaning), STYLES["approval"]) for meaning in form.approvals)
+        story.append(Space(1, 6 * mm))
+        story.append(Para(_chrome(form.language)["approvals"], STYLES["approval_head"]))
+        story.extend(Para(_text(meaning), STYLES["approval"]) for meaning in form.approvals)
     return _oriented(story)
 
 
@@ -113,8 +118,8 @@ class _FormStart(Flowable):
         super().__init__()
         self.index = index
 
-    def draw(self):
-        self.canv.form_index = self.index
+    def drawOn(self, canvas, x, y, _sW=0):  # noqa: N802, N803 (reportlab's names): nothing drawn, nothing written
+        canvas.form_index = self.index
 
 
 def _oriented(story: list) -> list:
@@ -143,29 +148,75 @@ def _oriented(story: list) -> list:
 
 
 def _canvas_class(forms: list[FormToPrint], header: TrialHeader):
-    class FormCanvas(ArchivalCanvas):
-        """Draws header, footer and watermark once the page count of each form is known (PDF/A-2b: cms/pdfa.py)."""
+    """What makes the canvas of these forms (Platypus calls it with the canvas's arguments)."""
+    return functools.partial(FormCanvas, forms=forms, header=header)
 
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.form_index = 0
-            self._pages: list[tuple[dict, int]] = []
 
-        def showPage(self):  # noqa: N802 (reportlab's name)
-            self._pages.append((dict(self.__dict__), self.form_index))
-            self._startPage()
+_STATE = Canvas.STATE_ATTRIBUTES
+_state_of = operator.itemgetter(*_STATE)
 
-        def save(self):
-            totals = Counter(index for _state, index in self._pages)
-            seen: Counter = Counter()
-            for state, index in self._pages:
-                self.__dict__.update(state)
-                seen[index] += 1
-                _draw_page_chrome(self, header, forms[index], seen[index], totals[index])
-                super().showPage()
-            super().save()
 
-    return FormCanvas
+class FormCanvas(ArchivalCanvas):
+    """Draws header, footer and watermark once the page count of each form is known (PDF/A-2b: cms/pdfa.py), and
+    writes the file compactly (`writer.compact_format`)."""
+
+    def __init__(self, *args, forms: list[FormToPrint], header: TrialHeader, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forms, self.header = forms, header
+        self.form_index = 0
+        self._pages: list[tuple[dict, int]] = []
+
+    # reportlab's graphics state stack (each `saveState`, a hundred a page: every flowable, cell and paragraph),
+    # the same attributes saved and restored, as a tuple instead of a dict built key by key
+    def push_state_stack(self):
+        self.state_stack.append(_state_of(self.__dict__))
+        self._extgstate = self._extgstate.pushCopy()
+
+    def pop_state_stack(self):
+        self.__dict__.update(zip(_STATE, self.state_stack.pop(), strict=True))
+
+    # reportlab's drawString and drawRightString for a string in an embedded TrueType font, without rotation,
+    # spacing or shaping (the page header and footer, a table's text cells, a list's bullets): the same text
+    # object written directly rather than through reportlab's general one
+    def drawString(self, x, y, text, mode=None, charSpace=0, direction=None, wordSpace=None, shaping=False):  # noqa: N802, PLR0913
+        if mode is not None or charSpace or direction or wordSpace or shaping or not self._plain_text(text):
+            return super().drawString(x, y, text, mode, charSpace, direction, wordSpace, shaping)
+        return self._draw_text(x, y, text)
+
+    def drawRightString(self, x, y, text, mode=None, charSpace=0, direction=None, wordSpace=None, shaping=False):  # noqa: N802, PLR0913
+        if mode is not None or charSpace or direction or wordSpace or shaping or not self._plain_text(text):
+            return super().drawRightString(x, y, text, mode, charSpace, direction, wordSpace, shaping)
+        return self._draw_text(x - pdfmetrics.stringWidth(text, self._fontname, self._fontsize), y, text)
+
+    def _plain_text(self, text) -> bool:
+        return isinstance(text, str) and self.bottomup and pdfmetrics.getFont(self._fontname)._dynamicFont
+
+    def _draw_text(self, x, y, text: str) -> None:
+        font, document = pdfmetrics.getFont(self._fontname), self._doc
+        runs, subset_now = [], -1
+        for subset, encoded in font.splitString(text, document):
+            if subset != subset_now:
+                runs.append(f"{font.getSubsetInternalName(subset, document)} {fp_str(self._fontsize)} Tf "
+                            f"{fp_str(self._leading)} TL")
+                subset_now = subset
+            runs.append(f"({self._escape(encoded)}) Tj")
+        self._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {' '.join(runs)} T* ET")
+
+    def showPage(self):  # noqa: N802 (reportlab's name)
+        self._pages.append((dict(self.__dict__), self.form_index))
+        self._startPage()
+
+    def save(self):
+        totals = Counter(index for _state, index in self._pages)
+        seen: Counter = Counter()
+        for state, index in self._pages:
+            self.__dict__.update(state)
+            seen[index] += 1
+            _draw_page_chrome(self, self.header, self.forms[index], seen[index], totals[index])
+            super().showPage()
+        document = self._doc
+        document.format = lambda: compact_format(document)  # reportlab's writer, less comments and defaults
+        super().save()
 
 
 def _draw_page_chrome(canvas: Canvas, header: TrialHeader, form: FormToPrint, page: int, pages: int) -> None:

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer, Table
+from reportlab.platypus import PageBreak
 
 from cms.pdf_fonts import register_fonts as _register_fonts
 
 from .blocks import FILL_IN_LABEL_WIDTH, TickBox, _block_flowables
 from .document import FormToPrint, TrialHeader, _canvas_class, _document, _form_story
+from .flowables import Keep, Para, Space, Table
 from .markup import _text
 from .styles import MARGIN, PAGE_WIDTH, STYLES, _style
 
@@ -72,20 +73,20 @@ def _filler(record: RecordToPrint):
         if kind == "consent_statement" and answer:
             statement = _text(value["text"]) + (" <b>*</b>" if value.get("mandatory") else "")
             accepted = answer["answer"] == "accept"
-            choices = Table([[MarkedBox(accepted), Paragraph(_text(value["accept_label"]), STYLES["body"]),
-                              MarkedBox(not accepted), Paragraph(_text(value["refuse_label"]), STYLES["body"])]],
+            choices = Table([[MarkedBox(accepted), Para(_text(value["accept_label"]), STYLES["body"]),
+                              MarkedBox(not accepted), Para(_text(value["refuse_label"]), STYLES["body"])]],
                             colWidths=[7 * mm, 70 * mm, 7 * mm, None])
             choices.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-            return [KeepTogether([Paragraph(statement, STYLES["body"]), choices, Spacer(1, 4)])]
+            return [Keep([Para(statement, STYLES["body"]), choices, Space(1, 4)])]
         if kind == "checkbox" and answer:
             return [_answer_box(answer["answer"] == "accept", _text(value["text"]))]
         if kind == "fill_in" and answer:
-            table = Table([[Paragraph(_text(value["label"]), STYLES["body"]),
-                            Paragraph(f"<b>{_text(answer['label'])}</b>", STYLES["body"])]],
+            table = Table([[Para(_text(value["label"]), STYLES["body"]),
+                            Para(f"<b>{_text(answer['label'])}</b>", STYLES["body"])]],
                           colWidths=[FILL_IN_LABEL_WIDTH, None])
             table.setStyle(_style(("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0),
                                   ("LINEBELOW", (1, 0), (1, 0), 0.5, colors.grey)))
-            return [table, Spacer(1, 4)]
+            return [table, Space(1, 4)]
         if kind == "signature":
             return _signature_flowables(value["label"], by_role.get(value["role"]))
         return _block_flowables(block)
@@ -98,25 +99,25 @@ def _signature_flowables(label: str, signer: "SignerToPrint | None") -> list:
     from reportlab.platypus import Image
 
     if signer is None:
-        rows = [[Paragraph(f"<b>{_text(label)}</b>", STYLES["body"]), ""],
-                [Paragraph("Sans objet pour ce recueil (personne n'a signé à ce titre)", STYLES["cell"]), ""]]
+        rows = [[Para(f"<b>{_text(label)}</b>", STYLES["body"]), ""],
+                [Para("Sans objet pour ce recueil (personne n'a signé à ce titre)", STYLES["cell"]), ""]]
     else:
         picture = ""
         if signer.image_png:
             picture = Image(io.BytesIO(signer.image_png), width=55 * mm, height=20 * mm, kind="proportional")
         else:
-            picture = Paragraph("Signature électronique (identifiant et mot de passe)", STYLES["cell"])
-        rows = [[Paragraph(f"<b>{_text(label)}</b>", STYLES["body"]), picture],
-                [Paragraph(_text(signer.printed_name), STYLES["body"]), ""],
-                [Paragraph(f"{_text(signer.meaning)}, le {_text(signer.signed_at)}", STYLES["cell"]), ""]]
+            picture = Para("Signature électronique (identifiant et mot de passe)", STYLES["cell"])
+        rows = [[Para(f"<b>{_text(label)}</b>", STYLES["body"]), picture],
+                [Para(_text(signer.printed_name), STYLES["body"]), ""],
+                [Para(f"{_text(signer.meaning)}, le {_text(signer.signed_at)}", STYLES["cell"]), ""]]
     table = Table(rows, colWidths=[95 * mm, None])
     table.setStyle(_style(("SPAN", (1, 0), (1, len(rows) - 1)), ("BOX", (0, 0), (-1, -1), 0.6, colors.grey),
                           ("VALIGN", (0, 0), (-1, -1), "MIDDLE")))
-    return [KeepTogether([table, Spacer(1, 6)])]
+    return [Keep([table, Space(1, 6)])]
 
 
 def _answer_box(ticked: bool, text: str) -> Table:
-    table = Table([[MarkedBox(ticked), Paragraph(text, STYLES["body"])]], colWidths=[7 * mm, None])
+    table = Table([[MarkedBox(ticked), Para(text, STYLES["body"])]], colWidths=[7 * mm, None])
     table.setStyle(_style(*[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                             ("TOPPADDING", (0, 0), (0, 0), 2)]))
     return table
@@ -140,48 +141,48 @@ class MarkedBox(TickBox):
 def _record_story(record: RecordToPrint) -> list:
     from reportlab.platypus import Image
 
-    story = [PageBreak(), Paragraph("Recueil du consentement", STYLES["part"])]
-    facts = [[Paragraph(f"<b>{_text(label)}</b>", STYLES["cell"]), Paragraph(_text(value), STYLES["cell"])]
+    story = [PageBreak(), Para("Recueil du consentement", STYLES["part"])]
+    facts = [[Para(f"<b>{_text(label)}</b>", STYLES["cell"]), Para(_text(value), STYLES["cell"])]
              for label, value in [("Participant", record.participant_code), ("Décision", record.outcome),
                                   *record.facts]]
     table = Table(facts, colWidths=[55 * mm, None])
     table.setStyle(_style(("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")))
-    story += [table, Spacer(1, 6)]
+    story += [table, Space(1, 6)]
     if record.statements and record.answers is None:  # the answers are not in the form above: list them here
-        story.append(Paragraph("Déclarations", STYLES[2]))
+        story.append(Para("Déclarations", STYLES[2]))
         for text, answer, accepted in record.statements:
-            row = Table([[MarkedBox(accepted is True), Paragraph(_text(text), STYLES["body"]),
-                          Paragraph(f"<b>{_text(answer)}</b>", STYLES["body"])]], colWidths=[7 * mm, None, 45 * mm])
+            row = Table([[MarkedBox(accepted is True), Para(_text(text), STYLES["body"]),
+                          Para(f"<b>{_text(answer)}</b>", STYLES["body"])]], colWidths=[7 * mm, None, 45 * mm])
             row.setStyle(_style(("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)))
             story.append(row)
-    story.append(Paragraph("Signatures", STYLES[2]))
+    story.append(Para("Signatures", STYLES[2]))
     for signer in record.signers:
         picture = ""
         if signer.image_png:
             picture = Image(io.BytesIO(signer.image_png), width=60 * mm, height=22 * mm, kind="proportional")
         block = Table([
-            [Paragraph(f"<b>{_text(signer.meaning)}</b>", STYLES["body"]), picture],
-            [Paragraph(_text(signer.printed_name), STYLES["body"]), ""],
-            [Paragraph(_text(signer.signed_at), STYLES["cell"]), ""],
+            [Para(f"<b>{_text(signer.meaning)}</b>", STYLES["body"]), picture],
+            [Para(_text(signer.printed_name), STYLES["body"]), ""],
+            [Para(_text(signer.signed_at), STYLES["cell"]), ""],
         ], colWidths=[95 * mm, None], rowHeights=[None, None, None])
         block.setStyle(_style(("SPAN", (1, 0), (1, 2)), ("BOX", (0, 0), (-1, -1), 0.6, colors.grey),
                               ("VALIGN", (0, 0), (-1, -1), "MIDDLE")))
-        story += [KeepTogether([block, Spacer(1, 5)])]
+        story += [Keep([block, Space(1, 5)])]
     if record.comprehension:
-        story.append(Paragraph("Questions de compréhension", STYLES[2]))
-        rows = [[Paragraph(f"<b>{_text(question)}</b>", STYLES["cell"]), Paragraph(_text(answer), STYLES["cell"])]
+        story.append(Para("Questions de compréhension", STYLES[2]))
+        rows = [[Para(f"<b>{_text(question)}</b>", STYLES["cell"]), Para(_text(answer), STYLES["cell"])]
                 for question, answer in record.comprehension]
         table = Table(rows, colWidths=[70 * mm, None])
         table.setStyle(_style(("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")))
-        story += [table, Spacer(1, 6)]
-    verification = Table([[_qr(record.verification_url), Paragraph(
+        story += [table, Space(1, 6)]
+    verification = Table([[_qr(record.verification_url), Para(
         "Ce document est signé électroniquement (PAdES) par le centre. Pour le vérifier, ouvrez "
         f"<b>{_text(record.verification_url)}</b> ou déposez le fichier PDF sur la page de vérification de "
         "TrialDocs.", STYLES["cell"])]], colWidths=[32 * mm, None])
     verification.setStyle(_style(("VALIGN", (0, 0), (-1, -1), "MIDDLE")))
-    story += [Spacer(1, 6), verification]
+    story += [Space(1, 6), verification]
     if record.countersignature_page:
-        story += [PageBreak(), Paragraph("Contresignature de l'investigateur", STYLES["part"]), Paragraph(
+        story += [PageBreak(), Para("Contresignature de l'investigateur", STYLES["part"]), Para(
             "Ce consentement attend la contresignature de l'investigateur : tant qu'elle n'est pas donnée, ce "
             "document n'est pas un consentement. Elle s'ajoute ci-dessous comme une nouvelle révision signée du "
             "document (les révisions précédentes restent intactes et vérifiables).", STYLES["body"])]

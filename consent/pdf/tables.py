@@ -2,15 +2,16 @@
 or parts of columns), `_table_flowables` prints them so, `table_plans` tells what printing changes."""
 
 from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Paragraph, Spacer, Table
 
 from cms.pdf_fonts import FONT
 from cms.pdf_fonts import register_fonts as _register_fonts
 
+from .flowables import Para, Space, Table
 from .markup import _text
 from .styles import FRAME_HEIGHTS, FRAME_WIDTHS, LANDSCAPE, PORTRAIT, STYLES, _style
 
@@ -50,6 +51,13 @@ def plan_table(value: dict) -> TablePlan | None:
     rows = _table_rows(value)
     if not rows:
         return None
+    return _plan(tuple(map(tuple, rows)), bool(value.get("first_row_is_header")))
+
+
+@lru_cache(maxsize=1024)
+def _plan(rows: tuple, header: bool) -> TablePlan:
+    """`plan_table` of the table's cells (a plan depends on nothing else): made once per table text, like the
+    paragraphs' parsed markup."""
     _register_fonts()
     columns = len(rows[0])
     longest = [0.0] * columns  # in ems (widths at 1 pt)
@@ -60,7 +68,6 @@ def plan_table(value: dict) -> TablePlan | None:
                 natural[index] = max(natural[index], pdfmetrics.stringWidth(line, FONT, 1))
                 for word in line.split():
                     longest[index] = max(longest[index], pdfmetrics.stringWidth(word, FONT, 1))
-    header = bool(value.get("first_row_is_header"))
 
     def need(size: float, cap: float, pad: float) -> list[float]:
         return [max(min(ems, cap), _MIN_EMS) * size + 2 * pad for ems in longest]
@@ -116,7 +123,7 @@ def _has_tall_row(rows: list[list[str]], widths: list[float], size: float, pad: 
         for cell, width in zip(row, widths, strict=True):
             if (len(cell) + cell.count("\n") + 1) * style.leading <= limit:  # even one character a line fits
                 continue
-            if Paragraph(_text(cell), style).wrap(max(width - 2 * pad, 1), limit * 10)[1] > limit:
+            if Para(_text(cell), style).wrap(max(width - 2 * pad, 1), limit * 10)[1] > limit:
                 return True
     return False
 
@@ -131,6 +138,7 @@ def _padding(size: float) -> float:
     return round(size * 0.35, 2)
 
 
+@cache  # one style object per size: paragraphs' parsed markup is cached per text and style
 def _cell_style(size: float) -> ParagraphStyle:
     if size == ORDINARY_CELL_SIZE:
         return STYLES["cell"]
@@ -155,13 +163,13 @@ def _table_flowables(value: dict) -> list:
         if len(plan.parts) > 1:
             caption = (f"Tableau en {len(plan.parts)} parties — partie {number + 1} : colonnes "
                        f"{column_ranges(part)} sur {plan.columns}")
-            flowables.append(Paragraph(caption, STYLES["small"]))
-        data = [[Paragraph(_text(row[i]), style) for i in part] for row in rows]
+            flowables.append(Para(caption, STYLES["small"]))
+        data = [[Para(_text(row[i]), style) for i in part] for row in rows]
         table = Table(data, colWidths=list(plan.widths[number]) if plan.widths else None,
                       repeatRows=1 if plan.repeat_header else 0,
                       splitInRow=1 if plan.split_rows else 0)
         table.setStyle(_style(*commands))
-        flowables += [table, Spacer(1, 6 if len(plan.parts) > 1 else 4)]
+        flowables += [table, Space(1, 6 if len(plan.parts) > 1 else 4)]
     for flowable in flowables:
         flowable.orientation = plan.orientation
     return flowables
