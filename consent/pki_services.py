@@ -53,9 +53,14 @@ class Animator:
                 raise RuntimeError(f"certomancer's Animator exited ({self.process.returncode})")
             try:
                 with urllib.request.urlopen(f"{self.url}/crls/ca/latest.crl", timeout=2):  # noqa: S310  # nosec B310
-                    return self
+                    pass
             except OSError:
                 time.sleep(0.2)
+                continue
+            time.sleep(0.2)
+            if self.process.poll() is None:  # the answer was ours, not a previous Animator's on the same port
+                return self
+            raise RuntimeError(f"certomancer's Animator exited ({self.process.returncode}): port {self.port} taken?")
         self.stop()
         raise RuntimeError("certomancer's Animator did not answer in time")
 
@@ -68,7 +73,21 @@ class Animator:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            _wait_until_closed(self.port)  # under faketime the Animator is faketime's child: it may outlive the wait
         self.process = None
+
+
+def _wait_until_closed(port: int, timeout: float = 10) -> None:
+    """Until nothing listens on `port` any more (or `timeout`): the next Animator on the port must be the one
+    that answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def wait_for_services(timeout: float = 60) -> bool:

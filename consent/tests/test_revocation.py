@@ -137,10 +137,26 @@ def test_signer_revoked_after_the_timestamp_but_before_completion_is_completed_a
                 raise AssertionError(f"the completion refused: {error}") from error
             (tmp_path / "completed.pdf").write_bytes(completed)
             out = io.StringIO()
-            call_command("verify_pdf", str(tmp_path / "completed.pdf"), "--signature-only", stdout=out)
+            try:
+                call_command("verify_pdf", str(tmp_path / "completed.pdf"), "--signature-only", stdout=out)
+            except CommandError as error:
+                raise AssertionError(f"{error}; signature timestamp {timestamp_time(signed_bt)}, certificate "
+                                     f"revoked from {revoked_at}") from error
         finally:
             services.stop()
     assert "SIGNATURE VALID" in out.getvalue() and "Long-term proof:    passed" in out.getvalue(), out.getvalue()
+
+
+def timestamp_time(pdf: bytes) -> dt.datetime:
+    """The time the signature timestamp of the file's first signature proves."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    for attribute in signature.signer_info["unsigned_attrs"]:
+        if attribute["type"].native == "signature_time_stamp_token":
+            content = attribute["values"][0]["content"]["encap_content_info"]["content"]
+            return content.parsed["gen_time"].native
+    raise AssertionError("no signature timestamp")
 
 
 def test_signer_revoked_before_signing_but_published_after_completion_is_not_valid(signed, tmp_path, test_pki_dir):
@@ -174,20 +190,19 @@ def test_a_walk_of_the_archive_asks_the_responder_once_per_certificate(signed, t
 
     directory = revoked_copy(signed["pki"], tmp_path / "pki", signed["signed_at"] - dt.timedelta(days=1))
     data = (signed["folder"] / "lta.pdf").read_bytes()
-    with override_settings(TRIALDOCS_PKI_DIR=directory):
-        with revocation_data_shared():
-            services = Animator(directory, signed["port"]).start()
-            try:
-                first = verify_pdf(data)
-            finally:
-                services.stop()
-            services = Animator(signed["pki"], signed["port"]).start()  # the same PKI, not revoked
-            try:
-                second = verify_pdf(data)
-                with revocation_data_shared():
-                    alone = verify_pdf(data)
-            finally:
-                services.stop()
+    with override_settings(TRIALDOCS_PKI_DIR=directory), revocation_data_shared():
+        services = Animator(directory, signed["port"]).start()
+        try:
+            first = verify_pdf(data)
+        finally:
+            services.stop()
+        services = Animator(signed["pki"], signed["port"]).start()  # the same PKI, not revoked
+        try:
+            second = verify_pdf(data)
+            with revocation_data_shared():
+                alone = verify_pdf(data)
+        finally:
+            services.stop()
     for report in (first, second):
         assert not report.valid and any("revoked" in p or "révoqué" in p for p in report.problems), (
             first.problems, second.problems, alone.problems)
