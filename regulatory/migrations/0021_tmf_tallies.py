@@ -49,7 +49,7 @@ def _document_statements(source: str, tz: str, *, issues: bool) -> str:
             FROM ({source}) AS c WHERE qc_at IS NOT NULL AND (qc_by_id IS NOT NULL OR source_type = '')
         ) AS v
         GROUP BY {tally} HAVING sum(d) <> 0 ORDER BY {tally}
-        ON CONFLICT ({tally}) DO UPDATE SET n = t.n + EXCLUDED.n;"""
+        ON CONFLICT ({tally}) DO UPDATE SET n = t.n + EXCLUDED.n;"""  # nosec B608  # SQL from constants of this module (and integers); no value from outside
     if issues:  # a document that changes place moves its QC issues with it
         statements += f"""
         {_issue_statement(source, documents_changed=True)}"""
@@ -62,15 +62,15 @@ def _issue_statement(source: str, *, documents_changed: bool = False) -> str:
     groups = "trial_id, level, country, site_id, category, open"
     if documents_changed:
         rows = (f"SELECT c.d, c.trial_id, c.level, c.country, c.site_id, i.category, i.closed_at IS NULL AS open "
-                f"FROM ({source}) AS c JOIN regulatory_tmfqcissue AS i ON i.document_id = c.id")
+                f"FROM ({source}) AS c JOIN regulatory_tmfqcissue AS i ON i.document_id = c.id")  # nosec B608  # SQL from constants of this module (and integers); no value from outside
     else:
         rows = (f"SELECT c.d, doc.trial_id, doc.level, doc.country, doc.site_id, c.category, "
                 f"c.closed_at IS NULL AS open "
-                f"FROM ({source}) AS c JOIN regulatory_tmfdocument AS doc ON doc.id = c.document_id")
+                f"FROM ({source}) AS c JOIN regulatory_tmfdocument AS doc ON doc.id = c.document_id")  # nosec B608  # SQL from constants of this module (and integers); no value from outside
     return f"""INSERT INTO regulatory_tmfqcissuecount AS t ({groups}, n)
         SELECT {groups}, sum(d) FROM ({rows}) AS r
         GROUP BY {groups} HAVING sum(d) <> 0 ORDER BY {groups}
-        ON CONFLICT ({groups}) DO UPDATE SET n = t.n + EXCLUDED.n;"""
+        ON CONFLICT ({groups}) DO UPDATE SET n = t.n + EXCLUDED.n;"""  # nosec B608  # SQL from constants of this module (and integers); no value from outside
 
 
 SOURCES = {
@@ -110,12 +110,13 @@ def install_triggers(schema_editor, tz: str) -> None:
             CREATE TRIGGER tmf_tally_{event} AFTER {event.upper()} ON regulatory_tmfqcissue
             {REFERENCING[event]} FOR EACH STATEMENT
             EXECUTE FUNCTION regulatory_tmf_tally_issues_{event}()""")
+    deletes = " ".join(f"DELETE FROM {table};" for table in TALLY_TABLES)  # nosec B608  # this module's tables
     schema_editor.execute(f"""
         CREATE OR REPLACE FUNCTION regulatory_tmf_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $body$
         BEGIN
-            {" ".join(f"DELETE FROM {table};" for table in TALLY_TABLES)}
+            {deletes}
             RETURN NULL;
-        END $body$""")
+        END $body$""")  # nosec B608  # SQL from constants of this module (and integers); no value from outside
     for table in ("regulatory_tmfdocument", "regulatory_tmfqcissue"):
         schema_editor.execute(f"DROP TRIGGER IF EXISTS tmf_tally_truncate ON {table}")
         schema_editor.execute(f"CREATE TRIGGER tmf_tally_truncate AFTER TRUNCATE ON {table} FOR EACH STATEMENT "
@@ -125,7 +126,7 @@ def install_triggers(schema_editor, tz: str) -> None:
 def fill(schema_editor, tz: str) -> None:
     """The tallies counted anew from every document and issue."""
     for table in TALLY_TABLES:
-        schema_editor.execute(f"DELETE FROM {table}")
+        schema_editor.execute(f"DELETE FROM {table}")  # nosec B608  # SQL from constants of this module (and integers); no value from outside
     schema_editor.execute(_document_statements("SELECT 1 AS d, * FROM regulatory_tmfdocument", tz, issues=False))
     schema_editor.execute(_issue_statement("SELECT 1 AS d, * FROM regulatory_tmfqcissue"))
 

@@ -219,7 +219,7 @@ def durations(scope: Scope, places: list[Place], *, direct: bool = False) -> lis
     sql = (f"WITH hours AS (SELECT value AS bucket, {columns} FROM regulatory_tmfqctally "  # noqa: S608
            f"WHERE trial_id = %s AND kind = 'hours' AND n <> 0{restrict} GROUP BY value), "
            f"running AS (SELECT bucket, {running} FROM hours WINDOW upto AS (ORDER BY bucket)) "
-           f"SELECT * FROM running WHERE {wanted}")
+           f"SELECT * FROM running WHERE {wanted}")  # nosec B608  # constants of this module; values bound
     params = [*(p for group in condition_params for p in group), scope.trial.pk, *restrict_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -243,7 +243,7 @@ def durations(scope: Scope, places: list[Place], *, direct: bool = False) -> lis
                 f"SELECT * FROM (SELECT {number} AS probe, (qc_at - filed_at) AS d FROM regulatory_tmfdocument "  # noqa: S608
                 f"WHERE trial_id = %s AND qc_at IS NOT NULL AND (qc_by_id IS NOT NULL OR source_type = '') "
                 f"AND {conditions[index]}{restrict}{lower} AND (qc_at - filed_at) < %s "
-                f"ORDER BY (qc_at - filed_at) LIMIT 1 OFFSET %s) AS p{number}")
+                f"ORDER BY (qc_at - filed_at) LIMIT 1 OFFSET %s) AS p{number}")  # nosec B608  # values bound
             select_params += [scope.trial.pk, *condition_params[index], *restrict_params,
                               *([bucket * HOUR] if bucket else []), (bucket + 1) * HOUR, offset]
         keys = list(probes)
