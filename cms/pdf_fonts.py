@@ -77,6 +77,7 @@ class _TTFont(TTFont):
         def program(codes: tuple) -> FontBytes:
             return FontBytes(make_subset(list(codes)))
 
+        self.subset_programs = program  # (its `cache_clear()`: `forget_subsets`)
         self.face.makeSubset = lambda subset: program(tuple(subset))
 
     def addObjects(self, doc):  # noqa: N802 (reportlab's name)
@@ -132,6 +133,17 @@ class _TTFont(TTFont):
             except (KeyError, ValueError):
                 pass
         return super().splitString(text, doc, encoding)
+
+
+def forget_subsets() -> None:
+    """Empty this process's caches of subset programs and ToUnicode maps: the next document pays for its subsets as
+    a first print does (`bench/pdf_vs_weasyprint.py` measures both)."""
+    _to_unicode.cache_clear()
+    for name in (FONT, FONT_BOLD):
+        if name in pdfmetrics.getRegisteredFontNames():
+            font = pdfmetrics.getFont(name)
+            if isinstance(font, _TTFont):
+                font.subset_programs.cache_clear()
 
 
 def register_fonts() -> None:

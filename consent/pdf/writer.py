@@ -20,7 +20,7 @@ from functools import cache, lru_cache
 
 from reportlab.pdfbase import pdfdoc
 
-from cms.pdf_fonts import FontBytes
+from cms.pdf_fonts import FontBytes, forget_subsets
 from cms.pdfa import srgb_profile
 
 _ID = re.compile(rb"\[\s*(<[0-9a-fA-F]*>)\s*(<[0-9a-fA-F]*>)\s*\]")
@@ -96,6 +96,13 @@ def _deflated_profile() -> bytes:
 def _deflated_font_bytes(data: FontBytes) -> bytes:
     """A font subset's program or ToUnicode map compressed, once per subset (`cms.pdf_fonts.FontBytes`)."""
     return deflate(data)
+
+
+def forget_font_subsets() -> None:
+    """Forget every font subset this process made and compressed (`cms.pdf_fonts.forget_subsets`, and their
+    compressed forms here): the next document pays what a first print pays."""
+    forget_subsets()
+    _deflated_font_bytes.cache_clear()
 
 
 def _deflate_stream(stream) -> None:
