@@ -75,7 +75,7 @@ async def async_revocation_status(certificate: asn1_x509.Certificate, other_cert
         if found.state != "unknown":  # else the data kept do not answer for this moment: fetched again
             return found
     # a session of our own, with the process's TLS context: aiohttp's default builds one per session (~25 ms)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls_context()))
     backend = AIOHttpFetcherBackend(session, per_request_timeout=seconds)
     fetchers = backend.get_fetchers()
     try:
@@ -125,7 +125,10 @@ async def _status_from(certificate, other_certs, *, moment, seconds, ocsps, crls
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
+    """The process's TLS context for the PKI's services (OCSP responders, CRLs, the TSA): the system's trust
+    store, loaded once. aiohttp's and pyHanko's default sessions build one per session, loading every CA
+    certificate of the system each time (25-30 ms of CPU per signature, profiled)."""
     return ssl.create_default_context()
 
 

@@ -11,6 +11,7 @@ Certificates and keys come from `consent.pki` (`load_identity`); checking a sign
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import io
 import logging
@@ -35,7 +36,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .revocation import RevocationStatus, async_revocation_status, fetching_context
+from .revocation import RevocationStatus, async_revocation_status, fetching_context, tls_context
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -157,6 +158,24 @@ async def _sign_once(pdf_bytes, identity, request, timestamper, validation_conte
 LEVEL_B_T, LEVEL_B_LTA = "B-T", "B-LTA"
 DOCUMENT_TIMESTAMP_FIELD = "Horodatage"
 
+class _TimeStamper(HTTPTimeStamper):
+    """pyHanko's RFC 3161 client, its session made with the process's TLS context (`revocation.tls_context`):
+    pyHanko's own builds a TLS context, reading the system's CA certificates, for every request. A session is
+    still made per request: each top-level call runs an event loop of its own (`run_coroutine_sync`), and a
+    session belongs to one loop."""
+
+    @contextlib.asynccontextmanager
+    async def _acquire_session(self):
+        import aiohttp
+
+        if self._session is not None:  # a session given by the caller: pyHanko's way
+            async with super()._acquire_session() as session:
+                yield session
+            return
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls_context())) as session:
+            yield session
+
+
 _timestampers: dict[str, HTTPTimeStamper] = {}
 
 
@@ -174,7 +193,7 @@ def archival_timestamper(url: str = "") -> HTTPTimeStamper:
             "de démonstration (`manage.py create_signing_identity`) et lancez ses services (`manage.py "
             "pki_services`).")
     if url not in _timestampers:
-        _timestampers[url] = HTTPTimeStamper(url, timeout=10)
+        _timestampers[url] = _TimeStamper(url, timeout=10)
     return _timestampers[url]
 
 
