@@ -55,6 +55,16 @@ def process_groups_cpu(folder: Path, names: list[str]) -> float:
     return total / ticks
 
 
+def machine_cpu() -> dict[str, float]:
+    """The machine's CPU seconds so far by kind (/proc/stat): busy at normal priority, busy at a lower priority
+    (niced: the task worker of `make cluster`), idle."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + system + irq + softirq + steal) / ticks, "nice": nice / ticks,
+            "idle": (idle + iowait) / ticks}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-client", type=int, default=6, help="consents each client records per level")
@@ -119,6 +129,7 @@ def run(c, cluster, per_client: int) -> int:
     for clients in (1, *LEVELS[1:]):
         latencies, errors = [], []
         cpu_before = process_groups_cpu(cluster.folder, services)
+        machine_before = machine_cpu()
 
         def client(latencies=latencies, errors=errors):
             for _ in range(per_client):
@@ -137,10 +148,12 @@ def run(c, cluster, per_client: int) -> int:
             thread.join()
         wall = time.perf_counter() - started
         cpu = process_groups_cpu(cluster.folder, services) - cpu_before
+        machine = {kind: seconds - machine_before[kind] for kind, seconds in machine_cpu().items()}
         latencies.sort()
         rate = len(latencies) / wall
         results[clients] = {"rate": rate, "errors": len(errors), "cpu_per_consent": cpu / max(1, len(latencies)),
-                            "share": cpu / (wall * os.cpu_count())}
+                            "share": cpu / (wall * os.cpu_count()),
+                            "machine": {kind: seconds / sum(machine.values()) for kind, seconds in machine.items()}}
         rows.append([clients, len(latencies), len(errors), f"{rate:.2f}", s.ms(statistics.median(latencies)),
                      s.ms(latencies[max(0, int(len(latencies) * 0.95) - 1)]),
                      f"{cpu / max(1, len(latencies)) * 1000:.0f} ms", f"{cpu / (wall * os.cpu_count()):.0%}"])
@@ -164,6 +177,23 @@ def run(c, cluster, per_client: int) -> int:
     print(f"At the best level the cluster's processes got {results[best_level]['share']:.0%} of the machine's CPU "
           f"(the rest went to other work: see the load average); against the CPU they got, the throughput is "
           f"{best / (results[best_level]['share'] * limit):.0%} of the limit.")
+    split = results[best_level]["machine"]
+    print(f"The machine's CPU at that level (/proc/stat): app servers {results[best_level]['share']:.0%}; other "
+          f"processes at normal priority {split['busy'] - results[best_level]['share']:.0%} (PostgreSQL, the "
+          f"object store, the demo PKI's TSA and OCSP responder, this script's clients); at a lower priority "
+          f"{split['nice']:.0%} (the task worker's B-LTA completions); idle {split['idle']:.0%}.")
+    # The B-LTA completions the worker (at a lower priority) left for later: every consent of the run completed?
+    drained, pending = time.perf_counter(), None
+    while time.perf_counter() - drained < 600:
+        pending = cluster.django(
+            "from consent.models import ArchivalFile; "
+            f"print(ArchivalFile.objects.filter(record__participant__code__in={sorted(codes)!r}, "
+            "state=ArchivalFile.State.PENDING).count())")
+        if not pending:
+            break
+        time.sleep(2)
+    print(f"B-LTA completions of this run's consents: {'all done' if not pending else f'{pending} still pending'} "
+          f"{time.perf_counter() - drained:.0f} s after the last level ended.")
     met = ratio >= TARGET and errors == 0
     print(f"Target: best throughput >= {TARGET:.0%} of the limit with 0 errors: {'MET' if met else 'MISSED'} "
           f"({ratio:.1%}, {errors} errors).", flush=True)

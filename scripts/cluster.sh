@@ -148,7 +148,12 @@ for app_port in "${APP_PORTS[@]}"; do
     --access-logfile - --log-level warning
   UPSTREAMS+="    server 127.0.0.1:$app_port max_fails=1 fail_timeout=5s;"$'\n'
 done
-supervise worker env TRIALDOCS_INSTANCE=worker1 "$PY" manage.py rqworker default \
+# The worker at a lower CPU priority (as the README's unit's CPUWeight and Nice): when it shares cores with an app
+# server, the requests people wait for come first and the background work (B-LTA completions, exports) takes the
+# idle time. Each service runs in a session of its own, so Linux schedules each as a group ("autogroup") and a
+# process's nice value counts only within its group: the worker's group is niced too (/proc/self/autogroup).
+supervise worker sh -c 'echo 10 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 10 "$@"' lower-priority \
+  env TRIALDOCS_INSTANCE=worker1 "$PY" manage.py rqworker default \
   --worker-class regulatory.task_queue.Worker --job-class django_tasks_rq.Job
 
 USER_LINE=""
