@@ -3,6 +3,7 @@ session and by tools that need the services for a while. `make demo` runs `manag
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess  # nosec B404  # our own interpreter, fixed arguments
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from . import pki
 from .pki.config import _read_config
+from .pki_animator import ANSWERED_BY_HEADER
 
 _PROJECT_DIR = Path(__file__).resolve().parent.parent  # where `python -m consent.pki_animator` is found
 
@@ -26,9 +28,11 @@ def free_port() -> int:
 class Animator:
     """The Animator of the demo PKI in `directory`, listening on `port`, as a child process."""
 
-    def __init__(self, directory: Path, port: int, *, days_ahead: int = 0):
-        """`days_ahead`: the Animator's clock moved that many days on (Debian's faketime), for long-term tests."""
+    def __init__(self, directory: Path, port: int, *, days_ahead: int = 0, keep_keys: bool = False):
+        """`days_ahead`: the Animator's clock moved that many days on (Debian's faketime), for long-term tests.
+        `keep_keys`: each service's private key parsed once (`consent.pki_animator.keep_loaded_keys`)."""
         self.directory, self.port, self.days_ahead = Path(directory), port, days_ahead
+        self.keep_keys = keep_keys
         self.process: subprocess.Popen | None = None
 
     @property
@@ -38,8 +42,10 @@ class Animator:
     def start(self, timeout: float = 60) -> "Animator":
         config = pki.certomancer_config_for_animator(self.directory)
         # certomancer's Animator, answering OCSP over GET too (consent/pki_animator.py)
+        ours = secrets.token_hex(8)  # its answers carry it: another process on the port is not taken for it
         command = [sys.executable, "-m", "consent.pki_animator", "--config", str(config),
-                   "--key-root", str(self.directory), "--port", str(self.port)]
+                   "--key-root", str(self.directory), "--port", str(self.port), "--answered-by", ours,
+                   *(["--keep-keys"] if self.keep_keys else [])]
         env = None
         if self.days_ahead:
             command = ["faketime", "-f", f"+{self.days_ahead}d", *command]
@@ -50,17 +56,21 @@ class Animator:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"certomancer's Animator exited ({self.process.returncode})")
+                raise RuntimeError(f"certomancer's Animator exited ({self.process.returncode}): is port {self.port} "
+                                   "taken by another process?")
             try:
-                with urllib.request.urlopen(f"{self.url}/crls/ca/latest.crl", timeout=2):  # noqa: S310  # nosec B310
-                    pass
+                crl = f"{self.url}/crls/ca/latest.crl"
+                with urllib.request.urlopen(crl, timeout=2) as answer:  # noqa: S310  # nosec B310  # our own service
+                    answered_by = answer.headers.get(ANSWERED_BY_HEADER)
             except OSError:
                 time.sleep(0.2)
                 continue
-            time.sleep(0.2)
-            if self.process.poll() is None:  # the answer was ours, not a previous Animator's on the same port
+            if answered_by == ours:
                 return self
-            raise RuntimeError(f"certomancer's Animator exited ({self.process.returncode}): port {self.port} taken?")
+            # Another process answers on the port (an Animator of another test or test run, which took the port
+            # while ours was stopped): ours cannot listen there, and will exit. Taking that one's answers for ours
+            # would check files against another PKI.
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError("certomancer's Animator did not answer in time")
 

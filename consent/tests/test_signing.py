@@ -653,3 +653,21 @@ def test_rotating_a_site_key_keeps_what_the_old_one_signed_verifiable(identities
         report = verify_pdf(signed)
         assert report.valid, report.problems
     assert pki.ensure_identities(sponsor_name="CHU Dijon Bourgogne", site_codes=["DIJ"])["site DIJ"] == "kept"
+
+
+def test_an_animator_whose_port_another_one_holds_refuses_to_start_rather_than_borrow_its_answers(pki_dir,
+                                                                                                     settings):
+    """Proves: `Animator.start` returns only once its own process answers (the answers carry the token it gave
+    it). A service of another test, on the port this PKI's certificates name, answers with another PKI's keys:
+    taking its answers for ours made OCSP answers and timestamps fail to verify, as a flaky failure."""
+    from consent.pki_services import Animator, free_port
+
+    port = free_port()
+    settings.TRIALDOCS_PKI_SERVICES_URL = f"http://127.0.0.1:{port}"
+    pki.ensure_identities(sponsor_name="CHU Dijon Bourgogne", site_codes=["DIJ"])
+    holder = Animator(pki_dir, port).start()
+    try:
+        with pytest.raises(RuntimeError, match=f"port {port}"):
+            Animator(pki_dir, port).start(timeout=30)
+    finally:
+        holder.stop()

@@ -37,7 +37,7 @@ class Command(BaseCommand):
                         animator.stop()
                     config = _read_config(pki.pki_dir())
                     listen = port or urlsplit(config["external-url-prefix"]).port or 80
-                    animator = Animator(pki.pki_dir(), listen).start()
+                    animator = Animator(pki.pki_dir(), listen, keep_keys=True).start()  # long-running: keys kept
                     served = stamp
                     self.stdout.write(f"Demo PKI services on {animator.url}/ (TSA, OCSP, CRLs)")
                     self.stdout.flush()
