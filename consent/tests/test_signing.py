@@ -668,6 +668,6 @@ def test_an_animator_whose_port_another_one_holds_refuses_to_start_rather_than_b
     holder = Animator(pki_dir, port).start()
     try:
         with pytest.raises(RuntimeError, match=f"port {port}"):
-            Animator(pki_dir, port).start(timeout=30)
+            Animator(pki_dir, port).start(timeout=30).stop()  # (stopped, should it ever start)
     finally:
         holder.stop()
