@@ -59,7 +59,6 @@ async def async_revocation_status(certificate: asn1_x509.Certificate, other_cert
 
     A revocation dated after `moment` does not count (AdES: it does not affect a signature proven to exist
     before it); the data fetched now are accepted for a past `moment` (they date any revocation)."""
-    import aiohttp
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     if not names_revocation_service(certificate):
@@ -74,8 +73,7 @@ async def async_revocation_status(certificate: asn1_x509.Certificate, other_cert
                                    ocsps=ocsps, crls=[*crls, *fetched_crls], fetchers=None)
         if found.state != "unknown":  # else the data kept do not answer for this moment: fetched again
             return found
-    # a session of our own, with the process's TLS context: aiohttp's default builds one per session (~25 ms)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls_context()))
+    session = tls_session()
     backend = AIOHttpFetcherBackend(session, per_request_timeout=seconds)
     fetchers = backend.get_fetchers()
     try:
@@ -122,6 +120,14 @@ async def _status_from(certificate, other_certs, *, moment, seconds, ocsps, crls
     finally:
         await validation_context.aclose()
     return RevocationStatus("good")
+
+
+def tls_session():
+    """An aiohttp session for the PKI's services, on the process's TLS context (`tls_context`), for the running
+    event loop (a session belongs to one loop: the caller closes it)."""
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls_context()))
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .revocation import RevocationStatus, async_revocation_status, fetching_context, tls_context
+from .revocation import RevocationStatus, async_revocation_status, fetching_context, tls_session
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -158,21 +158,20 @@ async def _sign_once(pdf_bytes, identity, request, timestamper, validation_conte
 LEVEL_B_T, LEVEL_B_LTA = "B-T", "B-LTA"
 DOCUMENT_TIMESTAMP_FIELD = "Horodatage"
 
+
 class _TimeStamper(HTTPTimeStamper):
-    """pyHanko's RFC 3161 client, its session made with the process's TLS context (`revocation.tls_context`):
+    """pyHanko's RFC 3161 client, its session made with the process's TLS context (`revocation.tls_session`):
     pyHanko's own builds a TLS context, reading the system's CA certificates, for every request. A session is
     still made per request: each top-level call runs an event loop of its own (`run_coroutine_sync`), and a
     session belongs to one loop."""
 
     @contextlib.asynccontextmanager
     async def _acquire_session(self):
-        import aiohttp
-
         if self._session is not None:  # a session given by the caller: pyHanko's way
             async with super()._acquire_session() as session:
                 yield session
             return
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls_context())) as session:
+        async with tls_session() as session:
             yield session
 
 
